@@ -1,0 +1,143 @@
+"""Pipeline and PipelineRun: workflows chained in sequence, in parallel, or as a `requires` DAG."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field, model_validator
+
+from convoy.api.common import Condition, ConvoyModel, DNSLabel, ObjectRef, ResourceName, Variable
+from convoy.api.decisions import Decision
+from convoy.api.steps import ApprovalStep
+
+
+class NameFilter(ConvoyModel):
+    """Branch or tag names, exact or as '/regex/'."""
+
+    only: list[str] = Field(default_factory=list, max_length=50)
+    ignore: list[str] = Field(default_factory=list, max_length=50)
+
+
+class Filters(ConvoyModel):
+    """CircleCI semantics: a tag-triggered run skips stages without a tags filter."""
+
+    branches: NameFilter | None = None
+    tags: NameFilter | None = None
+
+
+class WorkflowStage(ConvoyModel):
+    """Run a Workflow as this stage; variables may use `${pipeline.variables.X}` and `${stages.S.outputs.K}`."""
+
+    workflow_ref: ObjectRef
+    namespace: str | None = Field(default=None, max_length=63, description="Where the WorkflowRun is created.")
+    variables: dict[str, str] = Field(default_factory=dict)
+
+
+class ContextRef(ConvoyModel):
+    """Shared environment for the stage's job steps: a Secret or a ConfigMap, mounted as envFrom."""
+
+    secret: ResourceName | None = None
+    config_map: ResourceName | None = None
+
+
+class StageFailure(StrEnum):
+    FAIL = "Fail"
+    IGNORE = "Ignore"
+
+
+class Stage(ConvoyModel):
+    """A pipeline stage: a workflow or an approval. Set exactly one of `workflow` and `approval`."""
+
+    name: DNSLabel
+    workflow: WorkflowStage | None = None
+    approval: ApprovalStep | None = None
+    requires: list[str] = Field(default_factory=list, max_length=50, description="Stages that must succeed first.")
+    parallel: bool = Field(
+        default=False, description="Run beside the previous stage: sugar for requiring what it requires."
+    )
+    filters: Filters | None = None
+    on_failure: StageFailure = Field(default=StageFailure.FAIL, description="Ignore: the pipeline goes on.")
+    context: ContextRef | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Stage:
+        if (self.workflow is None) == (self.approval is None):
+            raise ValueError("set exactly one of workflow or approval")
+        return self
+
+
+class OnStageFailure(StrEnum):
+    FINISH_RUNNING = "FinishRunning"
+    ABORT_RUNNING = "AbortRunning"
+
+
+class PipelineSpec(ConvoyModel):
+    stages: list[Stage] = Field(min_length=1, max_length=50)
+    variables: list[Variable] = Field(default_factory=list, max_length=50)
+    on_stage_failure: OnStageFailure = Field(
+        default=OnStageFailure.FINISH_RUNNING, description="What happens to running stages when one fails."
+    )
+
+
+class TriggerContext(ConvoyModel):
+    """Where a PipelineRun comes from: the git ref and who started it. Filters are evaluated against it."""
+
+    branch: str | None = Field(default=None, max_length=256)
+    tag: str | None = Field(default=None, max_length=256)
+    commit: str | None = Field(default=None, max_length=64)
+    by: str | None = Field(default=None, max_length=256)
+
+
+class PipelineRunSpec(ConvoyModel):
+    pipeline_ref: ObjectRef
+    variables: dict[str, str] = Field(default_factory=dict)
+    trigger: TriggerContext = Field(default_factory=TriggerContext)
+    rerun_of: ObjectRef | None = Field(
+        default=None, description="Rerun from failed: reuse this PipelineRun's succeeded stages."
+    )
+    decisions: list[Decision] = Field(default_factory=list, max_length=200)
+
+
+class PipelinePhase(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    WAITING_FOR_APPROVAL = "WaitingForApproval"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    ABORTED = "Aborted"
+
+
+class StageState(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    WAITING_FOR_APPROVAL = "WaitingForApproval"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    SKIPPED = "Skipped"
+    ABORTED = "Aborted"
+    REUSED = "Reused"
+
+
+class StageRecord(ConvoyModel):
+    name: str
+    state: StageState = StageState.PENDING
+    workflow_run: str | None = None
+    namespace: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    message: str | None = Field(default=None, max_length=1024)
+    decided_by: str | None = None
+    outputs: dict[str, str] = Field(default_factory=dict)
+
+
+class PipelineRunStatus(ConvoyModel):
+    phase: PipelinePhase = PipelinePhase.PENDING
+    message: str | None = Field(default=None, max_length=1024)
+    pipeline: str | None = None
+    stages_done: str | None = Field(default=None, description="Finished stages / all stages, e.g. '2/5'.")
+    stages: list[StageRecord] = Field(default_factory=list)
+    decisions_seen: int = 0
+    started_at: str | None = None
+    finished_at: str | None = None
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(default_factory=list)

@@ -1,0 +1,402 @@
+"""Validation of Convoy objects: the schema (pydantic) and the semantic rules a schema cannot say.
+
+One entry point, `validate(kind, obj)`, serves the admission webhook, the reconcile-time check and
+`kubectl convoy lint`, so every layer gives the same messages. Each message names the field path and what to
+change. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from convoy.api.common import ConvoyModel, Variable, VariableType, seconds
+from convoy.api.expressions import ExpressionError, parse_condition, references, strings
+from convoy.api.pipeline import NameFilter, PipelineRunSpec, PipelineSpec
+from convoy.api.resources import BY_KIND
+from convoy.api.steps import FailureAction, FailureStrategy, Step
+from convoy.api.workflow import CanarySplit, Phase, WorkflowSpec, WorkflowType
+from convoy.api.workflowrun import WorkflowRunSpec
+
+M = TypeVar("M", bound=ConvoyModel)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class InvalidSpec(ValueError):
+    """A spec that breaks the schema or a rule; `errors` lists every problem found."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(str(e) for e in errors))
+
+
+def validate(kind: str, obj: Mapping[str, Any]) -> list[FieldError]:
+    """Every problem of an object of a Convoy kind, in wire format (`{"spec": ...}`); empty when it is valid."""
+    try:
+        parse_spec(kind, obj.get("spec"))
+    except InvalidSpec as invalid:
+        return invalid.errors
+    return []
+
+
+def parse_spec(kind: str, spec: Any) -> ConvoyModel:
+    """The spec model of `kind`, checked against the schema and the semantic rules; raises InvalidSpec."""
+    if not isinstance(spec, Mapping):
+        raise InvalidSpec([FieldError("spec", "required: a resource needs a spec object")])
+    model = _parse(BY_KIND[kind].spec, spec, "spec")
+    errors = list(_RULES[kind](model, "spec"))
+    if errors:
+        raise InvalidSpec(errors)
+    return model
+
+
+def _parse(model: type[M], data: Any, prefix: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise InvalidSpec([_field_error(prefix, e) for e in error.errors()]) from None
+
+
+def _field_error(prefix: str, error: Any) -> FieldError:
+    path = prefix + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"])
+    kind, message = error["type"], str(error["msg"])
+    if kind == "extra_forbidden":
+        message = "unknown field: remove it or check its spelling"
+    elif kind == "missing":
+        message = "required: set it"
+    elif message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+    return FieldError(path, message)
+
+
+def _duplicates(names: Iterable[str]) -> Iterator[int]:
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            yield i
+        seen.add(name)
+
+
+def _variables(variables: list[Variable], path: str) -> Iterator[FieldError]:
+    for i in _duplicates(v.name for v in variables):
+        yield FieldError(f"{path}[{i}].name", f"variable '{variables[i].name}' is declared twice: rename one")
+    for i, var in enumerate(variables):
+        if var.default is not None and not _is_of_type(var.default, var.type):
+            yield FieldError(f"{path}[{i}].default", f"'{var.default}' is not a {var.type.value}: fix the default")
+
+
+def _is_of_type(value: str, kind: VariableType) -> bool:
+    if kind is VariableType.NUMBER:
+        return re.fullmatch(r"-?\d+(\.\d+)?", value) is not None
+    if kind is VariableType.BOOLEAN:
+        return value in ("true", "false")
+    return True
+
+
+def _references(
+    tree: Any, path: str, *, workflow_vars: set[str] | None, pipeline_vars: set[str] | None, stages: set[str] | None
+) -> Iterator[FieldError]:
+    """Every `${...}` must be known and name something declared; a scope that is None is not available there."""
+    for where, text in strings(tree, path):
+        try:
+            refs = list(references(text))
+        except ExpressionError as error:
+            yield FieldError(where, str(error))
+            continue
+        for ref in refs:
+            if ref.scope == "workflow" and workflow_vars is not None and ref.name not in workflow_vars:
+                yield FieldError(where, f"variable '{ref.name}' is not declared: add it to the workflow's variables")
+            elif ref.scope == "pipeline" and pipeline_vars is not None and ref.name not in pipeline_vars:
+                yield FieldError(where, f"variable '{ref.name}' is not declared: add it to the pipeline's variables")
+            elif ref.scope == "stages" and stages is not None and ref.stage not in stages:
+                yield FieldError(
+                    where, f"stage '{ref.stage}' is not required (directly or not) by this stage: add it to requires"
+                )
+
+
+def _failure_strategies(strategies: list[FailureStrategy], path: str) -> Iterator[FieldError]:
+    for i, strategy in enumerate(strategies):
+        here = f"{path}[{i}]"
+        if strategy.retry is not None and strategy.action is not FailureAction.RETRY:
+            yield FieldError(f"{here}.retry", "retry settings need action: Retry; remove them or change the action")
+        if strategy.retry is not None and strategy.retry.then is FailureAction.RETRY:
+            yield FieldError(f"{here}.retry.then", "cannot be Retry: use Ignore, Abort, Rollback or ManualIntervention")
+        mi = strategy.manual_intervention
+        if mi is not None and strategy.action is not FailureAction.MANUAL_INTERVENTION:
+            yield FieldError(
+                f"{here}.manualIntervention", "needs action: ManualIntervention; remove it or change the action"
+            )
+        if mi is not None and mi.default_action in (FailureAction.RETRY, FailureAction.MANUAL_INTERVENTION):
+            yield FieldError(f"{here}.manualIntervention.defaultAction", "use Ignore, Abort or Rollback")
+
+
+def _steps(steps: list[Step], path: str, wf: WorkflowSpec, *, rollback: bool) -> Iterator[FieldError]:
+    for i in _duplicates(s.name for s in steps):
+        yield FieldError(f"{path}[{i}].name", f"step name '{steps[i].name}' is used twice in this phase: rename one")
+    for i, step in enumerate(steps):
+        here = f"{path}[{i}]"
+        yield from _failure_strategies(step.failure_strategies, f"{here}.failureStrategies")
+        if step.swap is not None and wf.type is not WorkflowType.BLUE_GREEN:
+            yield FieldError(f"{here}.swap", "swap steps exist only in BlueGreen workflows: remove the step")
+        if step.deploy is not None and step.deploy.weight is not None and wf.type is not WorkflowType.CANARY:
+            yield FieldError(f"{here}.deploy.weight", "a weight applies only to Canary workflows: remove it")
+        if step.deploy is not None and rollback:
+            yield FieldError(f"{here}.deploy", "rollback steps cannot deploy: use a rollback step")
+        if step.approval is not None and seconds(step.approval.timeout) <= 0:
+            yield FieldError(f"{here}.approval.timeout", "must be positive, e.g. '1h'")
+        if step.barrier is not None and seconds(step.barrier.timeout) <= 0:
+            yield FieldError(f"{here}.barrier.timeout", "must be positive, e.g. '30m'")
+        if step.timeout is not None and seconds(step.timeout) <= 0:
+            yield FieldError(f"{here}.timeout", "must be positive, e.g. '10m'")
+        if step.pause is not None and step.pause.duration is not None and seconds(step.pause.duration) <= 0:
+            yield FieldError(f"{here}.pause.duration", "must be positive; leave it out to pause until resumed")
+        if step.verify is not None and step.verify.http is not None and step.verify.http.body_pattern:
+            yield from _regex(step.verify.http.body_pattern, f"{here}.verify.http.bodyPattern")
+        if step.when is not None:
+            try:
+                parse_condition(step.when)
+            except ExpressionError as error:
+                yield FieldError(f"{here}.when", str(error))
+
+
+def _regex(pattern: str, path: str) -> Iterator[FieldError]:
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        yield FieldError(path, f"not a valid regular expression ({error}): fix it")
+
+
+def _phases(wf: WorkflowSpec, path: str) -> Iterator[FieldError]:
+    phases = wf.phases
+    for i in _duplicates(p.name for p in phases):
+        yield FieldError(f"{path}[{i}].name", f"phase name '{phases[i].name}' is used twice: rename one")
+    for i, phase in enumerate(phases):
+        here = f"{path}[{i}]"
+        yield from _steps(phase.steps, f"{here}.steps", wf, rollback=False)
+        if phase.rollback_steps is not None:
+            yield from _steps(phase.rollback_steps, f"{here}.rollbackSteps", wf, rollback=True)
+        if phase.weight is not None and wf.type is not WorkflowType.CANARY:
+            yield FieldError(f"{here}.weight", "phase weights apply only to Canary workflows: remove it")
+        if phase.target is not None and wf.type is not WorkflowType.MULTI_SERVICE:
+            yield FieldError(f"{here}.target", "phase targets apply only to MultiService workflows: use spec.target")
+    yield from _type_rules(wf, path)
+
+
+def _deploys(phase: Phase) -> int:
+    return sum(s.deploy is not None for s in phase.steps)
+
+
+def _type_rules(wf: WorkflowSpec, path: str) -> Iterator[FieldError]:
+    phases, root = wf.phases, path.rsplit(".", 1)[0]
+    needs_deployment = wf.type in (WorkflowType.ROLLING, WorkflowType.CANARY, WorkflowType.BLUE_GREEN)
+    if needs_deployment and (wf.target is None or wf.target.deployment is None):
+        yield FieldError(f"{root}.target.deployment", f"required for {wf.type.value} workflows: name the Deployment")
+    if needs_deployment and wf.artifact is None:
+        yield FieldError(f"{root}.artifact", f"required for {wf.type.value} workflows: set artifact.image")
+    if wf.type is WorkflowType.BASIC and (wf.target is None or not wf.target.manifests):
+        yield FieldError(f"{root}.target.manifests", "required for Basic workflows: list the objects to apply")
+    if wf.type is WorkflowType.CANARY:
+        yield from _canary(wf, path, root)
+    if wf.type is WorkflowType.BLUE_GREEN:
+        if wf.blue_green is None:
+            yield FieldError(f"{root}.blueGreen", "required for BlueGreen workflows: set activeService and previewService")
+        elif wf.blue_green.active_service == wf.blue_green.preview_service:
+            yield FieldError(f"{root}.blueGreen.previewService", "must differ from activeService")
+        swaps = sum(s.swap is not None for p in phases for s in p.steps)
+        if swaps != 1:
+            yield FieldError(path, f"a BlueGreen workflow has exactly one swap step (found {swaps}): add or remove one")
+        if sum(_deploys(p) for p in phases) != 1:
+            yield FieldError(path, "a BlueGreen workflow has exactly one deploy step, before the swap")
+    if wf.type is WorkflowType.MULTI_SERVICE:
+        for i, phase in enumerate(phases):
+            if phase.target is None or phase.target.deployment is None:
+                yield FieldError(f"{path}[{i}].target.deployment", "each MultiService phase names its Deployment")
+    if wf.type is WorkflowType.BUILD and not any(s.job is not None for p in phases for s in p.steps):
+        yield FieldError(path, "a Build workflow needs a job step that builds the artifact and publishes outputs")
+
+
+def _canary(wf: WorkflowSpec, path: str, root: str) -> Iterator[FieldError]:
+    previous = 0
+    for i, phase in enumerate(wf.phases):
+        if phase.weight is None:
+            yield FieldError(f"{path}[{i}].weight", "required for Canary phases: the percentage this phase reaches")
+            continue
+        if phase.weight < previous:
+            yield FieldError(
+                f"{path}[{i}].weight",
+                f"weights must not decrease ({phase.weight} after {previous}): set it to {previous} or more",
+            )
+        previous = phase.weight
+        if _deploys(phase) != 1:
+            yield FieldError(f"{path}[{i}].steps", "each Canary phase has exactly one deploy step that sets its weight")
+    last = wf.phases[-1].weight
+    if last is not None and last != 100:
+        yield FieldError(f"{path}[{len(wf.phases) - 1}].weight", f"the last Canary phase must reach 100 (not {last})")
+    canary = wf.canary
+    if canary is not None and canary.split is CanarySplit.TRAFFIC_ROUTE and canary.traffic_route is None:
+        yield FieldError(f"{root}.canary.trafficRoute", "required with split: TrafficRoute: name the HTTPRoute")
+    if canary is not None and canary.traffic_route is not None and canary.split is not CanarySplit.TRAFFIC_ROUTE:
+        yield FieldError(f"{root}.canary.trafficRoute", "only used with split: TrafficRoute: set split or remove it")
+
+
+def _workflow(spec: ConvoyModel, path: str) -> Iterator[FieldError]:
+    assert isinstance(spec, WorkflowSpec)
+    yield from _variables(spec.variables, f"{path}.variables")
+    yield from _failure_strategies(spec.failure_strategies, f"{path}.failureStrategies")
+    yield from _phases(spec, f"{path}.phases")
+    declared = {v.name for v in spec.variables}
+    wire = spec.to_wire()
+    for field in ("target", "artifact", "phases", "notifications", "canary", "blueGreen"):
+        if field in wire:
+            yield from _references(
+                wire[field], f"{path}.{field}", workflow_vars=declared, pipeline_vars=None, stages=None
+            )
+    for i, trigger in enumerate(spec.triggers):
+        for name in trigger.variables:
+            if name not in declared:
+                yield FieldError(f"{path}.triggers[{i}].variables.{name}", "not a declared variable of this workflow")
+
+
+def _workflow_run(spec: ConvoyModel, path: str) -> Iterator[FieldError]:
+    assert isinstance(spec, WorkflowRunSpec)
+    if (spec.workflow_ref is None) == (spec.workflow is None):
+        yield FieldError(path, "set exactly one of workflowRef or workflow (inline)")
+    if spec.workflow is not None:
+        yield from _workflow(spec.workflow, f"{path}.workflow")
+        yield from variable_values(spec.workflow.variables, spec.variables, f"{path}.variables")
+
+
+def variable_values(declared: list[Variable], given: Mapping[str, str], path: str) -> Iterator[FieldError]:
+    """Values a run gives, checked against what its workflow or pipeline declares."""
+    names = {v.name: v for v in declared}
+    for name, value in given.items():
+        var = names.get(name)
+        if var is None:
+            known = ", ".join(sorted(names)) or "none"
+            yield FieldError(f"{path}.{name}", f"not a declared variable (declared: {known}): remove it or declare it")
+        elif not _is_of_type(value, var.type):
+            yield FieldError(f"{path}.{name}", f"'{value}' is not a {var.type.value}")
+    for var in declared:
+        if var.required and var.default is None and var.name not in given:
+            yield FieldError(f"{path}.{var.name}", "required variable has no value: set it in the run")
+
+
+def _pipeline(spec: ConvoyModel, path: str) -> Iterator[FieldError]:
+    assert isinstance(spec, PipelineSpec)
+    stages = spec.stages
+    yield from _variables(spec.variables, f"{path}.variables")
+    for i in _duplicates(s.name for s in stages):
+        yield FieldError(f"{path}.stages[{i}].name", f"stage name '{stages[i].name}' is used twice: rename one")
+    names = {s.name for s in stages}
+    if stages[0].parallel:
+        yield FieldError(f"{path}.stages[0].parallel", "the first stage has no previous stage to run beside")
+    for i, stage in enumerate(stages):
+        for j, required in enumerate(stage.requires):
+            if required not in names:
+                yield FieldError(f"{path}.stages[{i}].requires[{j}]", f"no stage is named '{required}'")
+            elif required == stage.name:
+                yield FieldError(f"{path}.stages[{i}].requires[{j}]", "a stage cannot require itself")
+        if stage.filters is not None:
+            for kind in ("branches", "tags"):
+                name_filter: NameFilter | None = getattr(stage.filters, kind)
+                for key in ("only", "ignore"):
+                    for k, pattern in enumerate(getattr(name_filter, key) if name_filter else []):
+                        if len(pattern) > 1 and pattern.startswith("/") and pattern.endswith("/"):
+                            yield from _regex(pattern[1:-1], f"{path}.stages[{i}].filters.{kind}.{key}[{k}]")
+    graph = requirements(spec)
+    cycle = _cycle(graph)
+    if cycle:
+        index = next(i for i, s in enumerate(stages) if s.name == cycle[0])
+        yield FieldError(f"{path}.stages[{index}].requires", f"requires form a cycle: {' -> '.join(cycle)}")
+        return
+    declared = {v.name for v in spec.variables}
+    for i, stage in enumerate(stages):
+        if stage.workflow is not None:
+            yield from _references(
+                stage.workflow.to_wire(),
+                f"{path}.stages[{i}].workflow",
+                workflow_vars=None,
+                pipeline_vars=declared,
+                stages=ancestors(graph, stage.name),
+            )
+
+
+def requirements(spec: PipelineSpec) -> dict[str, list[str]]:
+    """Stage → the stages it requires, with `parallel: true` expanded to the previous stage's requirements."""
+    graph: dict[str, list[str]] = {}
+    previous: list[str] | None = None
+    for index, stage in enumerate(spec.stages):
+        if stage.parallel and previous is not None:
+            required = list(dict.fromkeys([*previous, *stage.requires]))
+        elif stage.requires or index == 0:
+            required = list(stage.requires)
+        else:
+            required = [spec.stages[index - 1].name]
+        graph[stage.name] = required
+        previous = required
+    return graph
+
+
+def ancestors(graph: Mapping[str, list[str]], name: str) -> set[str]:
+    """Every stage `name` requires, directly or not."""
+    seen: set[str] = set()
+    stack = list(graph.get(name, []))
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack.extend(graph.get(current, []))
+    return seen
+
+
+def _cycle(graph: Mapping[str, list[str]]) -> list[str]:
+    """A cycle of requires as a path that returns to its start, or [] when there is none."""
+    state: dict[str, int] = {}
+    trail: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        trail.append(node)
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == 1:
+                return [*trail[trail.index(nxt) :], nxt]
+            if nxt in graph and nxt not in state and (found := visit(nxt)):
+                return found
+        state[node] = 2
+        trail.pop()
+        return []
+
+    for start in graph:
+        if start not in state and (found := visit(start)):
+            return found
+    return []
+
+
+def _pipeline_run(spec: ConvoyModel, path: str) -> Iterator[FieldError]:
+    assert isinstance(spec, PipelineRunSpec)
+    return iter(())
+
+
+def _nothing(spec: ConvoyModel, path: str) -> Iterator[FieldError]:
+    return iter(())
+
+
+_RULES = {
+    "Workflow": _workflow,
+    "WorkflowRun": _workflow_run,
+    "Pipeline": _pipeline,
+    "PipelineRun": _pipeline_run,
+    "Rollback": _nothing,
+}

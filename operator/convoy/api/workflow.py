@@ -1,0 +1,164 @@
+"""Workflow: how a service is deployed. A Workflow is a template; a WorkflowRun executes it once."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from convoy.api.common import ConvoyModel, DNSLabel, Duration, ResourceName, Variable
+from convoy.api.steps import FailureStrategy, NotifyStep, Step
+
+
+class WorkflowType(StrEnum):
+    BASIC = "Basic"
+    ROLLING = "Rolling"
+    CANARY = "Canary"
+    BLUE_GREEN = "BlueGreen"
+    MULTI_SERVICE = "MultiService"
+    BUILD = "Build"
+
+
+class Target(ConvoyModel):
+    """What a workflow (or one MultiService phase) deploys, in the run's namespace unless `namespace` is set."""
+
+    deployment: ResourceName | None = Field(default=None, description="The Deployment the artifact goes into.")
+    service: ResourceName | None = Field(
+        default=None, description="The Service in front of the Deployment (Canary replica split)."
+    )
+    manifests: list[dict[str, Any]] | None = Field(
+        default=None, max_length=50, description="Basic only: Kubernetes objects applied as they are (templated)."
+    )
+    namespace: str | None = Field(
+        default=None,
+        max_length=63,
+        description="Namespace of the target; may use variables, e.g. '${workflow.variables.region}'.",
+    )
+
+
+class Artifact(ConvoyModel):
+    """The image a run deploys; may use variables (`registry/web:${workflow.variables.version}`)."""
+
+    image: str = Field(min_length=1, max_length=512)
+    container: DNSLabel | None = Field(default=None, description="The container that gets the image; default: the first.")
+
+
+class CanarySplit(StrEnum):
+    REPLICAS = "Replicas"
+    TRAFFIC_ROUTE = "TrafficRoute"
+
+
+class HeaderMatch(ConvoyModel):
+    """Send requests with this header (exact value) to the canary whatever the weight."""
+
+    name: str = Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")
+    value: str = Field(min_length=1, max_length=4096)
+
+
+class TrafficRoute(ConvoyModel):
+    """Gateway API routing: Convoy sets the backend weights of the stable and canary Services in an HTTPRoute."""
+
+    http_route: ResourceName = Field(description="The HTTPRoute whose first rule Convoy manages.")
+    stable_service: ResourceName = Field(description="Service that selects the stable pods.")
+    canary_service: ResourceName = Field(description="Service that selects the canary pods.")
+    header_match: list[HeaderMatch] = Field(default_factory=list, max_length=8)
+
+
+class CanaryStrategy(ConvoyModel):
+    """How a Canary workflow splits traffic between the stable and canary pods."""
+
+    split: CanarySplit = Field(
+        default=CanarySplit.REPLICAS,
+        description="Replicas: traffic follows pod counts behind one Service. TrafficRoute: HTTPRoute weights.",
+    )
+    max_surge: int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="Replica split: extra pods allowed above the Deployment's replicas while the canary runs.",
+    )
+    traffic_route: TrafficRoute | None = None
+
+
+class BlueGreenStrategy(ConvoyModel):
+    """Two colored Deployments behind an active and a preview Service."""
+
+    active_service: ResourceName = Field(description="The Service clients use; swapped to the new color.")
+    preview_service: ResourceName = Field(description="The Service that reaches the new color before the swap.")
+    scale_down_delay: Duration = Field(
+        default="30s", description="How long the old color stays up after the swap, for an instant rollback."
+    )
+
+
+class Phase(ConvoyModel):
+    """A group of steps. Phases run strictly in order; rollback undoes them in reverse order."""
+
+    name: DNSLabel
+    weight: int | None = Field(default=None, ge=0, le=100, description="Canary only: the percentage this phase sets.")
+    target: Target | None = Field(default=None, description="MultiService only: what this phase deploys.")
+    steps: list[Step] = Field(min_length=1, max_length=50)
+    rollback_steps: list[Step] | None = Field(
+        default=None,
+        max_length=50,
+        description="Run when the workflow rolls back, phases in reverse order. Default: one 'rollback' step.",
+    )
+
+
+class ConcurrencyPolicy(StrEnum):
+    QUEUE = "Queue"
+    ALLOW = "Allow"
+
+
+class Concurrency(ConvoyModel):
+    """Queue (default): one active run per target, later runs wait in creation order. Allow: no limit."""
+
+    policy: ConcurrencyPolicy = ConcurrencyPolicy.QUEUE
+
+
+class NotificationEvent(StrEnum):
+    STARTED = "Started"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    ROLLED_BACK = "RolledBack"
+    ABORTED = "Aborted"
+    WAITING_FOR_APPROVAL = "WaitingForApproval"
+
+
+class Notification(ConvoyModel):
+    """Notify when the run reaches one of `on`."""
+
+    on: list[NotificationEvent] = Field(min_length=1, max_length=6)
+    notify: NotifyStep
+
+
+class TriggerSource(StrEnum):
+    POD_TEMPLATE = "PodTemplate"
+
+
+class Trigger(ConvoyModel):
+    """Start a run by itself when the target changes, e.g. an image bumped in git and synced by Argo CD or Flux."""
+
+    on: TriggerSource = Field(description="PodTemplate: the target Deployment's pod template changed.")
+    variables: dict[str, str] = Field(default_factory=dict, description="Variable values for the started run.")
+
+
+class WorkflowSpec(ConvoyModel):
+    """How a service is deployed: what, in which phases and steps, and what to do when something fails."""
+
+    type: WorkflowType
+    target: Target | None = None
+    artifact: Artifact | None = None
+    variables: list[Variable] = Field(default_factory=list, max_length=50)
+    canary: CanaryStrategy | None = None
+    blue_green: BlueGreenStrategy | None = None
+    phases: list[Phase] = Field(min_length=1, max_length=20)
+    failure_strategies: list[FailureStrategy] = Field(
+        default_factory=list, max_length=8, description="Used when a failing step has no matching strategy of its own."
+    )
+    steady_state_timeout: Duration = Field(
+        default="10m", description="How long a deploy step waits for the workload to become steady."
+    )
+    concurrency: Concurrency = Field(default_factory=Concurrency)
+    notifications: list[Notification] = Field(default_factory=list, max_length=10)
+    triggers: list[Trigger] = Field(default_factory=list, max_length=4)

@@ -1,0 +1,120 @@
+"""WorkflowRun: one execution of a Workflow. The spec says what to run; the status, written only by the operator,
+tells where it is."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+
+from convoy.api.common import Condition, ConvoyModel, ObjectRef, ResourceName
+from convoy.api.decisions import Decision
+from convoy.api.steps import ErrorKind
+from convoy.api.workflow import WorkflowSpec, WorkflowType
+
+
+class RunPhase(StrEnum):
+    PENDING = "Pending"
+    QUEUED = "Queued"
+    RUNNING = "Running"
+    PAUSED = "Paused"
+    WAITING_FOR_APPROVAL = "WaitingForApproval"
+    WAITING_AT_BARRIER = "WaitingAtBarrier"
+    WAITING_FOR_INTERVENTION = "WaitingForIntervention"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    ROLLING_BACK = "RollingBack"
+    ROLLED_BACK = "RolledBack"
+    ABORTED = "Aborted"
+
+    @property
+    def finished(self) -> bool:
+        return self in _FINISHED
+
+
+_FINISHED = {RunPhase.SUCCEEDED, RunPhase.FAILED, RunPhase.ROLLED_BACK, RunPhase.ABORTED}
+
+
+class PipelineRunRef(ConvoyModel):
+    """The PipelineRun stage that created this run; barriers are shared within that PipelineRun."""
+
+    name: ResourceName
+    namespace: str | None = Field(default=None, max_length=63)
+    stage: str = Field(max_length=63)
+
+
+class WorkflowRunSpec(ConvoyModel):
+    """Run a Workflow (by reference, or inline) with these variable values."""
+
+    workflow_ref: ObjectRef | None = Field(default=None, description="The Workflow to run.")
+    workflow: WorkflowSpec | None = Field(default=None, description="An inline Workflow, instead of workflowRef.")
+    variables: dict[str, str] = Field(default_factory=dict, description="Values of the workflow's variables.")
+    pipeline_run_ref: PipelineRunRef | None = None
+    decisions: list[Decision] = Field(default_factory=list, max_length=200)
+
+
+class StepState(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    WAITING = "Waiting"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    IGNORED = "Ignored"
+    SKIPPED = "Skipped"
+    ABORTED = "Aborted"
+
+
+class StepRecord(ConvoyModel):
+    """What happened to one step."""
+
+    name: str
+    kind: str
+    state: StepState = StepState.PENDING
+    attempts: int = 0
+    started_at: str | None = None
+    finished_at: str | None = None
+    error: ErrorKind | None = None
+    message: str | None = Field(default=None, max_length=1024)
+    decided_by: str | None = Field(default=None, description="Approver of an approval step.")
+    successes: int = 0
+    failures: int = 0
+
+
+class PhaseRecord(ConvoyModel):
+    """What happened to one phase (or, under `rollback`, to one phase's rollback)."""
+
+    name: str
+    state: StepState = StepState.PENDING
+    started_at: str | None = None
+    finished_at: str | None = None
+    steps: list[StepRecord] = Field(default_factory=list)
+
+
+class Revisions(ConvoyModel):
+    """The revisions involved: what ran before the run (restored on rollback) and what it deploys."""
+
+    stable: str | None = None
+    new: str | None = None
+
+
+class WorkflowRunStatus(ConvoyModel):
+    """Written only by the operator."""
+
+    phase: RunPhase = RunPhase.PENDING
+    message: str | None = Field(default=None, max_length=1024)
+    workflow: str | None = Field(default=None, description="Name of the Workflow being run.")
+    type: WorkflowType | None = None
+    current_phase: str | None = None
+    current_step: str | None = None
+    progress: str | None = Field(default=None, description="Finished phases / all phases, e.g. '2/4'.")
+    weight: int | None = Field(default=None, description="Current canary weight.")
+    queue_position: int | None = None
+    revisions: Revisions | None = None
+    phases: list[PhaseRecord] = Field(default_factory=list)
+    rollback: list[PhaseRecord] = Field(default_factory=list, description="Rollback of phases, in reverse order.")
+    outputs: dict[str, str] = Field(default_factory=dict)
+    decisions_seen: int = Field(default=0, description="How many spec.decisions the operator has applied.")
+    started_at: str | None = None
+    finished_at: str | None = None
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(default_factory=list)
