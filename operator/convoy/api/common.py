@@ -85,6 +85,13 @@ class Condition(ConvoyModel):
     observed_generation: int | None = None
 
 
+class ResourceStatus(ConvoyModel):
+    """The status of a definition (Workflow, Pipeline): whether the operator accepted its spec."""
+
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+
+
 class ObjectRef(ConvoyModel):
     """A reference to an object by name, in the referrer's namespace unless `namespace` is given."""
 

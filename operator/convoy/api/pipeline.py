@@ -72,8 +72,16 @@ class OnStageFailure(StrEnum):
 
 
 class PipelineSpec(ConvoyModel):
-    stages: list[Stage] = Field(min_length=1, max_length=50)
-    variables: list[Variable] = Field(default_factory=list, max_length=50)
+    """Stages of workflows and approvals; a stage starts once every stage it requires has succeeded."""
+
+    stages: list[Stage] = Field(
+        min_length=1,
+        max_length=50,
+        description="By default each stage requires the previous one; use requires or parallel for a DAG.",
+    )
+    variables: list[Variable] = Field(
+        default_factory=list, max_length=50, description="Template variables; each run gives their values."
+    )
     on_stage_failure: OnStageFailure = Field(
         default=OnStageFailure.FINISH_RUNNING, description="What happens to running stages when one fails."
     )
@@ -89,7 +97,9 @@ class TriggerContext(ConvoyModel):
 
 
 class PipelineRunSpec(ConvoyModel):
-    pipeline_ref: ObjectRef
+    """Run a Pipeline with these variable values, for this git ref."""
+
+    pipeline_ref: ObjectRef = Field(description="The Pipeline to run.")
     variables: dict[str, str] = Field(default_factory=dict)
     trigger: TriggerContext = Field(default_factory=TriggerContext)
     rerun_of: ObjectRef | None = Field(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from convoy.api.common import ConvoyModel
+from convoy.api.common import ConvoyModel, ResourceStatus
 from convoy.api.pipeline import PipelineRunSpec, PipelineRunStatus, PipelineSpec
 from convoy.api.rollback import RollbackSpec, RollbackStatus
 from convoy.api.workflow import WorkflowSpec
@@ -45,12 +45,13 @@ WORKFLOW = Kind(
     plural="workflows",
     short_name="wf",
     spec=WorkflowSpec,
-    status=None,
+    status=ResourceStatus,
     description="How a service is deployed: its type, target, artifact, phases of steps, rollback and failure "
     "strategies. Started by a WorkflowRun.",
     columns=(
         PrinterColumn("Type", ".spec.type", description="Basic, Rolling, Canary, BlueGreen, MultiService or Build."),
         PrinterColumn("Target", ".spec.target.deployment"),
+        PrinterColumn("Ready", '.status.conditions[?(@.type=="Ready")].status'),
         AGE,
     ),
 )
@@ -76,9 +77,9 @@ PIPELINE = Kind(
     plural="pipelines",
     short_name="pl",
     spec=PipelineSpec,
-    status=None,
+    status=ResourceStatus,
     description="Workflows chained into stages: in sequence, in parallel or as a requires DAG, with approvals.",
-    columns=(AGE,),
+    columns=(PrinterColumn("Ready", '.status.conditions[?(@.type=="Ready")].status'), AGE),
 )
 PIPELINE_RUN = Kind(
     kind="PipelineRun",

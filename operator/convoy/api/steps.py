@@ -95,6 +95,9 @@ class HttpCheck(ConvoyModel):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
+SUCCESS_CONDITION = r"^\s*result\s*(<|<=|>|>=|==|!=)\s*-?[0-9.eE+-]+\s*$"
+
+
 class PrometheusCheck(ConvoyModel):
     """Run a PromQL query and test its result (a scalar or the first sample of a vector)."""
 
@@ -103,7 +106,7 @@ class PrometheusCheck(ConvoyModel):
     success_condition: str = Field(
         min_length=1,
         max_length=256,
-        pattern=r"^\s*result\s*(<|<=|>|>=|==|!=)\s*-?[0-9.eE+-]+\s*$",
+        pattern=SUCCESS_CONDITION,
         description="A comparison of `result` with a number, e.g. 'result < 0.05'.",
     )
     inconclusive_is: str = Field(

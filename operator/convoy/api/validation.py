@@ -14,12 +14,21 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from convoy.api.common import ConvoyModel, Variable, VariableType, seconds
+from convoy.api.common import (
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    DURATION,
+    VARIABLE_NAME,
+    ConvoyModel,
+    Variable,
+    VariableType,
+    seconds,
+)
 from convoy.api.expressions import ExpressionError, parse_condition, references, strings
 from convoy.api.pipeline import NameFilter, PipelineRunSpec, PipelineSpec
 from convoy.api.resources import BY_KIND
-from convoy.api.steps import FailureAction, FailureStrategy, Step
-from convoy.api.workflow import CanarySplit, Phase, WorkflowSpec, WorkflowType
+from convoy.api.steps import SUCCESS_CONDITION, FailureAction, FailureStrategy, Step
+from convoy.api.workflow import CanarySplit, Phase, Target, WorkflowSpec, WorkflowType
 from convoy.api.workflowrun import WorkflowRunSpec
 
 M = TypeVar("M", bound=ConvoyModel)
@@ -69,13 +78,38 @@ def _parse(model: type[M], data: Any, prefix: str) -> M:
         raise InvalidSpec([_field_error(prefix, e) for e in error.errors()]) from None
 
 
+# What a pattern means, for messages a person can act on rather than a regular expression.
+_PATTERN_MEANING = {
+    DNS_LABEL: "a DNS-1123 label: use lower-case letters, digits and '-', starting and ending with a letter or digit",
+    DNS_SUBDOMAIN: "a Kubernetes object name: use lower-case letters, digits, '-' and '.'",
+    DURATION: "a duration: write it like '30s', '10m' or '1h30m' (units ms, s, m, h)",
+    VARIABLE_NAME: "a variable name: use letters, digits and '_', not starting with a digit",
+    "^https?://": "a URL: start it with http:// or https://",
+    SUCCESS_CONDITION: "a comparison of `result` with a number: write it like 'result < 0.05'",
+}
+
+
+# `on:` is a boolean in YAML 1.1, which kubectl and PyYAML speak: the key arrives as true (or "true").
+_UNQUOTED_ON = "an unquoted `on:` key is read as true by YAML: quote it, '\"on\": [...]'"
+
+
 def _field_error(prefix: str, error: Any) -> FieldError:
-    path = prefix + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"])
-    kind, message = error["type"], str(error["msg"])
-    if kind == "extra_forbidden":
+    loc, kind, message, ctx = error["loc"], error["type"], str(error["msg"]), error.get("ctx", {})
+    if kind == "invalid_key":  # the last part of loc is the offending key itself
+        loc = (*loc[:-1], str(error["input"]).lower())
+    path = prefix + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+    if kind in ("extra_forbidden", "invalid_key") and loc[-1] == "true":
+        message = f"unknown field: {_UNQUOTED_ON}"
+    elif kind == "invalid_key":
+        message = "a key must be a string: quote it"
+    elif kind == "extra_forbidden":
         message = "unknown field: remove it or check its spelling"
     elif kind == "missing":
         message = "required: set it"
+    elif kind == "enum":
+        message = f"'{error['input']}' is not allowed: use {ctx['expected']}"
+    elif kind == "string_pattern_mismatch" and ctx.get("pattern") in _PATTERN_MEANING:
+        message = f"'{error['input']}' is not {_PATTERN_MEANING[ctx['pattern']]}"
     elif message.startswith("Value error, "):
         message = message.removeprefix("Value error, ")
     return FieldError(path, message)
@@ -105,10 +139,27 @@ def _is_of_type(value: str, kind: VariableType) -> bool:
     return True
 
 
+_UNAVAILABLE = {
+    "workflow": "workflow variables are not available in a pipeline: use ${pipeline.variables.NAME} or a stage output",
+    "pipeline": "pipeline variables are not available in a workflow: declare a workflow variable and set it in the "
+    "pipeline stage",
+    "stages": "stage outputs are not available in a workflow: declare a workflow variable and set it in the "
+    "pipeline stage",
+    "artifact": "there is no artifact here: use ${artifact.image} only in a workflow that sets artifact.image",
+}
+
+
 def _references(
-    tree: Any, path: str, *, workflow_vars: set[str] | None, pipeline_vars: set[str] | None, stages: set[str] | None
+    tree: Any,
+    path: str,
+    *,
+    workflow_vars: set[str] | None,
+    pipeline_vars: set[str] | None,
+    stages: set[str] | None,
+    artifact: bool,
 ) -> Iterator[FieldError]:
     """Every `${...}` must be known and name something declared; a scope that is None is not available there."""
+    available = {"workflow": workflow_vars, "pipeline": pipeline_vars, "stages": stages}
     for where, text in strings(tree, path):
         try:
             refs = list(references(text))
@@ -116,11 +167,13 @@ def _references(
             yield FieldError(where, str(error))
             continue
         for ref in refs:
-            if ref.scope == "workflow" and workflow_vars is not None and ref.name not in workflow_vars:
+            if (ref.scope in available and available[ref.scope] is None) or (ref.scope == "artifact" and not artifact):
+                yield FieldError(where, f"'${{{ref.path}}}': {_UNAVAILABLE[ref.scope]}")
+            elif ref.scope == "workflow" and ref.name not in (workflow_vars or set()):
                 yield FieldError(where, f"variable '{ref.name}' is not declared: add it to the workflow's variables")
-            elif ref.scope == "pipeline" and pipeline_vars is not None and ref.name not in pipeline_vars:
+            elif ref.scope == "pipeline" and ref.name not in (pipeline_vars or set()):
                 yield FieldError(where, f"variable '{ref.name}' is not declared: add it to the pipeline's variables")
-            elif ref.scope == "stages" and stages is not None and ref.stage not in stages:
+            elif ref.scope == "stages" and ref.stage not in (stages or set()):
                 yield FieldError(
                     where, f"stage '{ref.stage}' is not required (directly or not) by this stage: add it to requires"
                 )
@@ -162,13 +215,62 @@ def _steps(steps: list[Step], path: str, wf: WorkflowSpec, *, rollback: bool) ->
             yield FieldError(f"{here}.timeout", "must be positive, e.g. '10m'")
         if step.pause is not None and step.pause.duration is not None and seconds(step.pause.duration) <= 0:
             yield FieldError(f"{here}.pause.duration", "must be positive; leave it out to pause until resumed")
-        if step.verify is not None and step.verify.http is not None and step.verify.http.body_pattern:
-            yield from _regex(step.verify.http.body_pattern, f"{here}.verify.http.bodyPattern")
+        if step.verify is not None:
+            yield from _verify(step, f"{here}.verify")
+        if step.job is not None:
+            yield from _pod_template(step.job.template, f"{here}.job.template")
         if step.when is not None:
             try:
                 parse_condition(step.when)
             except ExpressionError as error:
                 yield FieldError(f"{here}.when", str(error))
+
+
+def _verify(step: Step, path: str) -> Iterator[FieldError]:
+    assert step.verify is not None
+    verify = step.verify
+    if seconds(verify.interval) <= 0:
+        yield FieldError(f"{path}.interval", "must be positive, e.g. '10s'")
+    if verify.http is not None:
+        for k, code in enumerate(verify.http.expected_status):
+            if not 100 <= code <= 599:
+                yield FieldError(f"{path}.http.expectedStatus[{k}]", f"{code} is not an HTTP status: use 100 to 599")
+        if verify.http.body_pattern:
+            yield from _regex(verify.http.body_pattern, f"{path}.http.bodyPattern")
+    if verify.prometheus is not None:
+        number = re.split(r"<=|>=|==|!=|<|>", verify.prometheus.success_condition)[-1].strip()
+        try:
+            float(number)
+        except ValueError:
+            yield FieldError(
+                f"{path}.prometheus.successCondition",
+                f"'{number}' is not a number: compare result with one, e.g. 'result < 0.05'",
+            )
+    if verify.job is not None:
+        yield from _pod_template(verify.job.template, f"{path}.job.template")
+
+
+def _pod_template(template: Mapping[str, Any], path: str) -> Iterator[FieldError]:
+    spec = template.get("spec")
+    containers = spec.get("containers") if isinstance(spec, Mapping) else None
+    if not isinstance(containers, list) or not containers:
+        yield FieldError(f"{path}.spec.containers", "required: a pod template runs at least one container")
+
+
+def _manifests(manifests: list[dict[str, Any]], path: str) -> Iterator[FieldError]:
+    for i, manifest in enumerate(manifests):
+        for key in ("apiVersion", "kind"):
+            if not isinstance(manifest.get(key), str) or not manifest[key]:
+                yield FieldError(f"{path}[{i}].{key}", "required: a manifest is a complete Kubernetes object")
+        metadata = manifest.get("metadata")
+        if not isinstance(metadata, Mapping) or not metadata.get("name"):
+            yield FieldError(f"{path}[{i}].metadata.name", "required: name the object")
+
+
+def _namespace(namespace: str | None, path: str) -> Iterator[FieldError]:
+    """A namespace is a DNS-1123 label, unless it is templated and only known once rendered."""
+    if namespace is not None and "${" not in namespace and not re.fullmatch(DNS_LABEL, namespace):
+        yield FieldError(path, f"'{namespace}' is not {_PATTERN_MEANING[DNS_LABEL]}")
 
 
 def _regex(pattern: str, path: str) -> Iterator[FieldError]:
@@ -191,7 +293,33 @@ def _phases(wf: WorkflowSpec, path: str) -> Iterator[FieldError]:
             yield FieldError(f"{here}.weight", "phase weights apply only to Canary workflows: remove it")
         if phase.target is not None and wf.type is not WorkflowType.MULTI_SERVICE:
             yield FieldError(f"{here}.target", "phase targets apply only to MultiService workflows: use spec.target")
+        if phase.target is not None:
+            yield from _target(phase.target, f"{here}.target", wf)
+    yield from _barriers(phases, path)
     yield from _type_rules(wf, path)
+
+
+def _barriers(phases: list[Phase], path: str) -> Iterator[FieldError]:
+    """Runs of a pipeline meet at a barrier by its name, so one workflow cannot use a name twice."""
+    seen: set[str] = set()
+    for i, phase in enumerate(phases):
+        for j, step in enumerate(phase.steps):
+            if step.barrier is None:
+                continue
+            if step.barrier.name in seen:
+                yield FieldError(
+                    f"{path}[{i}].steps[{j}].barrier.name",
+                    f"barrier '{step.barrier.name}' is used twice in this workflow: rename one",
+                )
+            seen.add(step.barrier.name)
+
+
+def _target(target: Target, path: str, wf: WorkflowSpec) -> Iterator[FieldError]:
+    yield from _namespace(target.namespace, f"{path}.namespace")
+    if target.manifests is not None and wf.type is not WorkflowType.BASIC:
+        yield FieldError(f"{path}.manifests", "manifests apply only to Basic workflows: name the Deployment instead")
+    elif target.manifests is not None:
+        yield from _manifests(target.manifests, f"{path}.manifests")
 
 
 def _deploys(phase: Phase) -> int:
@@ -207,24 +335,45 @@ def _type_rules(wf: WorkflowSpec, path: str) -> Iterator[FieldError]:
         yield FieldError(f"{root}.artifact", f"required for {wf.type.value} workflows: set artifact.image")
     if wf.type is WorkflowType.BASIC and (wf.target is None or not wf.target.manifests):
         yield FieldError(f"{root}.target.manifests", "required for Basic workflows: list the objects to apply")
+    if wf.target is not None:
+        yield from _target(wf.target, f"{root}.target", wf)
+    if wf.type in (WorkflowType.BASIC, WorkflowType.ROLLING) and not any(_deploys(p) for p in phases):
+        yield FieldError(path, f"a {wf.type.value} workflow needs a deploy step: add one")
+    if wf.canary is not None and wf.type is not WorkflowType.CANARY:
+        yield FieldError(f"{root}.canary", "canary settings apply only to Canary workflows: remove them")
+    if wf.blue_green is not None and wf.type is not WorkflowType.BLUE_GREEN:
+        yield FieldError(f"{root}.blueGreen", "blueGreen settings apply only to BlueGreen workflows: remove them")
     if wf.type is WorkflowType.CANARY:
         yield from _canary(wf, path, root)
     if wf.type is WorkflowType.BLUE_GREEN:
-        if wf.blue_green is None:
-            yield FieldError(f"{root}.blueGreen", "required for BlueGreen workflows: set activeService and previewService")
-        elif wf.blue_green.active_service == wf.blue_green.preview_service:
-            yield FieldError(f"{root}.blueGreen.previewService", "must differ from activeService")
-        swaps = sum(s.swap is not None for p in phases for s in p.steps)
-        if swaps != 1:
-            yield FieldError(path, f"a BlueGreen workflow has exactly one swap step (found {swaps}): add or remove one")
-        if sum(_deploys(p) for p in phases) != 1:
-            yield FieldError(path, "a BlueGreen workflow has exactly one deploy step, before the swap")
+        yield from _blue_green(wf, path, root)
     if wf.type is WorkflowType.MULTI_SERVICE:
         for i, phase in enumerate(phases):
             if phase.target is None or phase.target.deployment is None:
                 yield FieldError(f"{path}[{i}].target.deployment", "each MultiService phase names its Deployment")
+            if _deploys(phase) == 0:
+                yield FieldError(f"{path}[{i}].steps", "each MultiService phase deploys its target: add a deploy step")
     if wf.type is WorkflowType.BUILD and not any(s.job is not None for p in phases for s in p.steps):
         yield FieldError(path, "a Build workflow needs a job step that builds the artifact and publishes outputs")
+
+
+def _blue_green(wf: WorkflowSpec, path: str, root: str) -> Iterator[FieldError]:
+    if wf.blue_green is None:
+        yield FieldError(f"{root}.blueGreen", "required for BlueGreen workflows: set activeService and previewService")
+    elif wf.blue_green.active_service == wf.blue_green.preview_service:
+        yield FieldError(f"{root}.blueGreen.previewService", "must differ from activeService")
+    order = [(i, j, s) for i, p in enumerate(wf.phases) for j, s in enumerate(p.steps)]
+    swaps = [(i, j) for i, j, s in order if s.swap is not None]
+    deploys = [(i, j) for i, j, s in order if s.deploy is not None]
+    if len(swaps) != 1:
+        yield FieldError(
+            path, f"a BlueGreen workflow has exactly one swap step (found {len(swaps)}): add or remove one"
+        )
+    if len(deploys) != 1:
+        yield FieldError(path, "a BlueGreen workflow has exactly one deploy step, before the swap")
+    if len(swaps) == 1 and len(deploys) == 1 and swaps[0] < deploys[0]:
+        i, j = swaps[0]
+        yield FieldError(f"{path}[{i}].steps[{j}].swap", "comes before the deploy step: move it after the deploy")
 
 
 def _canary(wf: WorkflowSpec, path: str, root: str) -> Iterator[FieldError]:
@@ -249,6 +398,9 @@ def _canary(wf: WorkflowSpec, path: str, root: str) -> Iterator[FieldError]:
         yield FieldError(f"{root}.canary.trafficRoute", "required with split: TrafficRoute: name the HTTPRoute")
     if canary is not None and canary.traffic_route is not None and canary.split is not CanarySplit.TRAFFIC_ROUTE:
         yield FieldError(f"{root}.canary.trafficRoute", "only used with split: TrafficRoute: set split or remove it")
+    route = canary.traffic_route if canary is not None else None
+    if route is not None and route.stable_service == route.canary_service:
+        yield FieldError(f"{root}.canary.trafficRoute.canaryService", "must differ from stableService")
 
 
 def _workflow(spec: ConvoyModel, path: str) -> Iterator[FieldError]:
@@ -256,12 +408,19 @@ def _workflow(spec: ConvoyModel, path: str) -> Iterator[FieldError]:
     yield from _variables(spec.variables, f"{path}.variables")
     yield from _failure_strategies(spec.failure_strategies, f"{path}.failureStrategies")
     yield from _phases(spec, f"{path}.phases")
+    if seconds(spec.steady_state_timeout) <= 0:
+        yield FieldError(f"{path}.steadyStateTimeout", "must be positive, e.g. '10m'")
     declared = {v.name for v in spec.variables}
     wire = spec.to_wire()
     for field in ("target", "artifact", "phases", "notifications", "canary", "blueGreen"):
         if field in wire:
             yield from _references(
-                wire[field], f"{path}.{field}", workflow_vars=declared, pipeline_vars=None, stages=None
+                wire[field],
+                f"{path}.{field}",
+                workflow_vars=declared,
+                pipeline_vars=None,
+                stages=None,
+                artifact=spec.artifact is not None,
             )
     for i, trigger in enumerate(spec.triggers):
         for name in trigger.variables:
@@ -308,6 +467,10 @@ def _pipeline(spec: ConvoyModel, path: str) -> Iterator[FieldError]:
                 yield FieldError(f"{path}.stages[{i}].requires[{j}]", f"no stage is named '{required}'")
             elif required == stage.name:
                 yield FieldError(f"{path}.stages[{i}].requires[{j}]", "a stage cannot require itself")
+        if stage.approval is not None and seconds(stage.approval.timeout) <= 0:
+            yield FieldError(f"{path}.stages[{i}].approval.timeout", "must be positive, e.g. '4h'")
+        if stage.workflow is not None:
+            yield from _namespace(stage.workflow.namespace, f"{path}.stages[{i}].workflow.namespace")
         if stage.filters is not None:
             for kind in ("branches", "tags"):
                 name_filter: NameFilter | None = getattr(stage.filters, kind)
@@ -330,20 +493,25 @@ def _pipeline(spec: ConvoyModel, path: str) -> Iterator[FieldError]:
                 workflow_vars=None,
                 pipeline_vars=declared,
                 stages=ancestors(graph, stage.name),
+                artifact=False,
             )
 
 
 def requirements(spec: PipelineSpec) -> dict[str, list[str]]:
-    """Stage → the stages it requires, with `parallel: true` expanded to the previous stage's requirements."""
+    """Stage → the stages it requires. A stage with `parallel: true` runs beside the previous one: it requires
+    what that one requires, plus its own `requires`. A stage with neither requires the previous stage and every
+    stage beside it, so it waits for the whole parallel group: with stages a, b, c (c parallel to b) and d,
+    b and c require [a] and d requires [b, c]."""
     graph: dict[str, list[str]] = {}
     previous: list[str] | None = None
-    for index, stage in enumerate(spec.stages):
+    group: list[str] = []  # the previous stage and the stages that run beside it
+    for stage in spec.stages:
         if stage.parallel and previous is not None:
             required = list(dict.fromkeys([*previous, *stage.requires]))
-        elif stage.requires or index == 0:
-            required = list(stage.requires)
+            group.append(stage.name)
         else:
-            required = [spec.stages[index - 1].name]
+            required = list(stage.requires) if stage.requires or not group else list(group)
+            group = [stage.name]
         graph[stage.name] = required
         previous = required
     return graph

@@ -41,7 +41,9 @@ class Artifact(ConvoyModel):
     """The image a run deploys; may use variables (`registry/web:${workflow.variables.version}`)."""
 
     image: str = Field(min_length=1, max_length=512)
-    container: DNSLabel | None = Field(default=None, description="The container that gets the image; default: the first.")
+    container: DNSLabel | None = Field(
+        default=None, description="The container that gets the image; default: the first."
+    )
 
 
 class CanarySplit(StrEnum):
@@ -97,7 +99,7 @@ class Phase(ConvoyModel):
     name: DNSLabel
     weight: int | None = Field(default=None, ge=0, le=100, description="Canary only: the percentage this phase sets.")
     target: Target | None = Field(default=None, description="MultiService only: what this phase deploys.")
-    steps: list[Step] = Field(min_length=1, max_length=50)
+    steps: list[Step] = Field(min_length=1, max_length=50, description="Run one after the other, in order.")
     rollback_steps: list[Step] | None = Field(
         default=None,
         max_length=50,
@@ -146,13 +148,17 @@ class Trigger(ConvoyModel):
 class WorkflowSpec(ConvoyModel):
     """How a service is deployed: what, in which phases and steps, and what to do when something fails."""
 
-    type: WorkflowType
+    type: WorkflowType = Field(description="Basic, Rolling, Canary, BlueGreen, MultiService or Build.")
     target: Target | None = None
     artifact: Artifact | None = None
-    variables: list[Variable] = Field(default_factory=list, max_length=50)
+    variables: list[Variable] = Field(
+        default_factory=list, max_length=50, description="Template variables; each run gives their values."
+    )
     canary: CanaryStrategy | None = None
     blue_green: BlueGreenStrategy | None = None
-    phases: list[Phase] = Field(min_length=1, max_length=20)
+    phases: list[Phase] = Field(
+        min_length=1, max_length=20, description="Run strictly in order; on rollback, undone in reverse order."
+    )
     failure_strategies: list[FailureStrategy] = Field(
         default_factory=list, max_length=8, description="Used when a failing step has no matching strategy of its own."
     )

@@ -4,8 +4,9 @@ tells where it is."""
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from convoy.api.common import Condition, ConvoyModel, ObjectRef, ResourceName
 from convoy.api.decisions import Decision
@@ -64,7 +65,28 @@ class StepState(StrEnum):
     ABORTED = "Aborted"
 
 
-class StepRecord(ConvoyModel):
+class Awaiting(StrEnum):
+    """What a waiting step waits for; shown by `kubectl convoy get`."""
+
+    ROLLOUT = "Rollout"
+    JOB = "Job"
+    MEASUREMENT = "Measurement"
+    APPROVAL = "Approval"
+    PAUSE = "Pause"
+    RESUME = "Resume"
+    BARRIER = "Barrier"
+    RETRY = "Retry"
+    INTERVENTION = "Intervention"
+    TRAFFIC = "Traffic"
+
+
+class StatusModel(ConvoyModel):
+    """Status records are rebuilt by the planner on a private deep copy, so they may be assigned to."""
+
+    model_config = ConfigDict(frozen=False, validate_assignment=False)
+
+
+class StepRecord(StatusModel):
     """What happened to one step."""
 
     name: str
@@ -73,14 +95,19 @@ class StepRecord(ConvoyModel):
     attempts: int = 0
     started_at: str | None = None
     finished_at: str | None = None
+    attempt_started_at: str | None = None
+    awaiting: Awaiting | None = None
+    deadline: str | None = Field(default=None, description="When the current wait times out.")
+    next_at: str | None = Field(default=None, description="When the step acts next (retry, measurement).")
     error: ErrorKind | None = None
     message: str | None = Field(default=None, max_length=1024)
-    decided_by: str | None = Field(default=None, description="Approver of an approval step.")
+    decided_by: str | None = Field(default=None, description="Who approved, rejected or decided an intervention.")
     successes: int = 0
     failures: int = 0
+    inconclusive: int = 0
 
 
-class PhaseRecord(ConvoyModel):
+class PhaseRecord(StatusModel):
     """What happened to one phase (or, under `rollback`, to one phase's rollback)."""
 
     name: str
@@ -90,20 +117,39 @@ class PhaseRecord(ConvoyModel):
     steps: list[StepRecord] = Field(default_factory=list)
 
 
-class Revisions(ConvoyModel):
+class Failure(StatusModel):
+    """The failure that decided the run's course."""
+
+    phase: str
+    step: str
+    error: ErrorKind
+    message: str = Field(default="", max_length=1024)
+
+
+class RunResult(StrEnum):
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    ROLLED_BACK = "RolledBack"
+    ABORTED = "Aborted"
+
+
+class Revisions(StatusModel):
     """The revisions involved: what ran before the run (restored on rollback) and what it deploys."""
 
     stable: str | None = None
     new: str | None = None
 
 
-class WorkflowRunStatus(ConvoyModel):
+class WorkflowRunStatus(StatusModel):
     """Written only by the operator."""
 
     phase: RunPhase = RunPhase.PENDING
     message: str | None = Field(default=None, max_length=1024)
     workflow: str | None = Field(default=None, description="Name of the Workflow being run.")
     type: WorkflowType | None = None
+    targets: list[str] = Field(
+        default_factory=list, description="The workloads this run deploys, as namespace/name; runs queue on them."
+    )
     current_phase: str | None = None
     current_step: str | None = None
     progress: str | None = Field(default=None, description="Finished phases / all phases, e.g. '2/4'.")
@@ -113,6 +159,12 @@ class WorkflowRunStatus(ConvoyModel):
     phases: list[PhaseRecord] = Field(default_factory=list)
     rollback: list[PhaseRecord] = Field(default_factory=list, description="Rollback of phases, in reverse order.")
     outputs: dict[str, str] = Field(default_factory=dict)
+    failure: Failure | None = None
+    rolling_back: bool = Field(default=False, description="The run is undoing its phases.")
+    result: RunResult | None = Field(default=None, description="How the run ended; empty while it runs.")
+    workflow_spec: dict[str, Any] | None = Field(
+        default=None, description="The workflow as rendered with this run's variables when the run started."
+    )
     decisions_seen: int = Field(default=0, description="How many spec.decisions the operator has applied.")
     started_at: str | None = None
     finished_at: str | None = None

@@ -1,0 +1,27 @@
+"""The run an action is performed for: its identity for owner references, Events and labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from convoy.api.common import API_VERSION
+
+
+@dataclass(frozen=True)
+class Owner:
+    kind: str
+    name: str
+    namespace: str
+    uid: str
+
+    def reference(self) -> dict[str, Any]:
+        """An ownerReference, so what a run creates is garbage-collected with it (same namespace only)."""
+        return {"apiVersion": API_VERSION, "kind": self.kind, "name": self.name, "uid": self.uid, "controller": True}
+
+    def owns_in(self, namespace: str) -> list[dict[str, Any]]:
+        return [self.reference()] if namespace == self.namespace else []
+
+    @property
+    def label(self) -> str:
+        return self.name

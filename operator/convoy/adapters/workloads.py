@@ -1,0 +1,133 @@
+"""Deployments: what the planner observes of them, and the changes a Rolling or MultiService run makes.
+
+Before the first change a run makes to a Deployment, its pod template is saved in a ConfigMap (the snapshot),
+owned by the run; a rollback puts that template back. The snapshot is written once and never overwritten, so a
+restart in the middle of a deploy cannot replace the original with the new version.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+from kubernetes_asyncio import client
+
+from convoy.adapters.kube import api, call, create_once, get_or_none
+from convoy.adapters.owner import Owner
+from convoy.planner.actions import RestoreSnapshot, SetImage
+from convoy.planner.observed import Workload
+
+APPLIED = "convoy.dev/applied"
+RUN = "convoy.dev/run"
+
+
+def _container(template: dict[str, Any], name: str | None) -> dict[str, Any] | None:
+    containers: list[dict[str, Any]] = template.get("spec", {}).get("containers", [])
+    if name is None:
+        return containers[0] if containers else None
+    return next((c for c in containers if c.get("name") == name), None)
+
+
+def to_workload(obj: dict[str, Any], container: str | None) -> Workload:
+    """The planner's view of a Deployment (in its JSON form)."""
+    meta, spec, status = obj["metadata"], obj.get("spec", {}), obj.get("status", {})
+    chosen = _container(spec.get("template", {}), container)
+    conditions = status.get("conditions") or []
+    return Workload(
+        namespace=meta["namespace"],
+        name=meta["name"],
+        generation=meta.get("generation", 1),
+        observed_generation=status.get("observedGeneration", 0),
+        replicas=spec.get("replicas", 1),
+        status_replicas=status.get("replicas", 0),
+        updated_replicas=status.get("updatedReplicas", 0),
+        ready_replicas=status.get("readyReplicas", 0),
+        available_replicas=status.get("availableReplicas", 0),
+        image=chosen.get("image") if chosen else None,
+        applied=(meta.get("annotations") or {}).get(APPLIED),
+        progress_deadline_exceeded=any(
+            c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded" for c in conditions
+        ),
+    )
+
+
+async def read_deployment(namespace: str, name: str) -> dict[str, Any] | None:
+    apps = client.AppsV1Api(api())
+    obj = await get_or_none("deployments", apps.read_namespaced_deployment(name, namespace))
+    if obj is None:
+        return None
+    raw: dict[str, Any] = api().sanitize_for_serialization(obj)
+    return raw
+
+
+async def observe(namespace: str, name: str, container: str | None) -> Workload | None:
+    obj = await read_deployment(namespace, name)
+    return None if obj is None else to_workload(obj, container)
+
+
+async def _ensure_snapshot(owner: Owner, namespace: str, snapshot: str, deployment: dict[str, Any]) -> None:
+    body = {
+        "metadata": {
+            "name": snapshot,
+            "namespace": namespace,
+            "labels": {RUN: owner.label, "app.kubernetes.io/managed-by": "convoy"},
+            "ownerReferences": owner.owns_in(namespace),
+        },
+        "data": {
+            "deployment": deployment["metadata"]["name"],
+            "template": json.dumps(deployment["spec"]["template"], sort_keys=True),
+        },
+    }
+    await create_once(
+        "configmaps", client.CoreV1Api(api()).create_namespaced_config_map(namespace, cast(client.V1ConfigMap, body))
+    )
+
+
+def _marks(owner: Owner, key: str) -> dict[str, Any]:
+    return {"metadata": {"annotations": {APPLIED: key, RUN: f"{owner.namespace}/{owner.name}"}}}
+
+
+async def set_image(owner: Owner, action: SetImage) -> None:
+    deployment = await read_deployment(action.namespace, action.deployment)
+    if deployment is None:
+        return  # the planner sees it missing and fails the step with a message
+    await _ensure_snapshot(owner, action.namespace, action.snapshot, deployment)
+    current = to_workload(deployment, action.container)
+    if current.image == action.image and current.applied == action.key:
+        return
+    target = _container(deployment["spec"]["template"], action.container)
+    if target is None:
+        return
+    patch = _marks(owner, action.key)
+    patch["spec"] = {"template": {"spec": {"containers": [{"name": target["name"], "image": action.image}]}}}
+    apps = client.AppsV1Api(api())
+    await call(
+        "patch",
+        "deployments",
+        apps.patch_namespaced_deployment(action.deployment, action.namespace, patch),  # a dict: strategic merge
+    )
+
+
+async def restore_snapshot(owner: Owner, action: RestoreSnapshot) -> None:
+    core = client.CoreV1Api(api())
+    snapshot = await get_or_none("configmaps", core.read_namespaced_config_map(action.snapshot, action.namespace))
+    if snapshot is None or action.deployment is None:
+        return
+    deployment = await read_deployment(action.namespace, action.deployment)
+    if deployment is None or (deployment["metadata"].get("annotations") or {}).get(APPLIED) == action.key:
+        return
+    template = json.loads(snapshot.data["template"])
+    ops = [
+        {"op": "replace", "path": "/spec/template", "value": template},
+        {
+            "op": "add",
+            "path": "/metadata/annotations",
+            "value": {
+                **(deployment["metadata"].get("annotations") or {}),
+                APPLIED: action.key,
+                RUN: f"{owner.namespace}/{owner.name}",
+            },
+        },
+    ]
+    apps = client.AppsV1Api(api())
+    await call("patch", "deployments", apps.patch_namespaced_deployment(action.deployment, action.namespace, ops))

@@ -1,0 +1,1 @@
+"""Handlers: thin kopf glue. Events in, the planner, the adapters, one status patch out."""

@@ -1,0 +1,22 @@
+"""How the operator process was started: set once by `convoy.main` before kopf runs the handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    namespaces: tuple[str, ...] = ()
+    webhook_host: str | None = "127.0.0.1"
+    webhook_addr: str = "127.0.0.1"
+    webhook_port: int = 9443
+    webhook_certs: Path = field(default_factory=lambda: Path("/tmp/convoy-webhook"))
+    webhook_certfile: Path | None = None
+    webhook_keyfile: Path | None = None
+    metrics_port: int = 8080
+    log_json: bool = False
+
+
+current = OperatorConfig()

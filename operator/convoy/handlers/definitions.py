@@ -1,0 +1,56 @@
+"""Workflows and Pipelines are definitions: the operator checks each version of their spec and says in the
+status whether it accepts it (`Ready`), so a cluster without the admission webhook still shows a bad spec —
+with the same messages — instead of failing later in a run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from convoy.adapters import events, resources
+from convoy.adapters.owner import Owner
+from convoy.api.common import Condition, ConditionStatus, ResourceStatus
+from convoy.api.validation import validate
+from convoy.planner.timeutil import stamp
+
+KINDS = {"workflows": "Workflow", "pipelines": "Pipeline"}
+
+
+def status_for(kind: str, body: dict[str, Any], now: datetime) -> ResourceStatus:
+    """Pure: the status a definition should have."""
+    meta = body["metadata"]
+    errors = validate(kind, body)
+    old = ResourceStatus.model_validate(body.get("status") or {})
+    previous = next((c for c in old.conditions if c.type == "Ready"), None)
+    value = ConditionStatus.FALSE if errors else ConditionStatus.TRUE
+    message = "; ".join(str(e) for e in errors)[:32000] if errors else f"{kind} accepted"
+    changed = previous is None or previous.status is not value or previous.message != message
+    condition = Condition(
+        type="Ready",
+        status=value,
+        reason="InvalidSpec" if errors else "Accepted",
+        message=message,
+        last_transition_time=stamp(now) if changed or previous is None else previous.last_transition_time,
+        observed_generation=meta.get("generation"),
+    )
+    return ResourceStatus(observed_generation=meta.get("generation"), conditions=[condition])
+
+
+async def reconcile(plural: str, namespace: str, name: str) -> None:
+    body = await resources.read(plural, namespace, name)
+    if body is None:
+        return
+    kind = KINDS[plural]
+    status = status_for(kind, body, datetime.now(UTC))
+    wire = status.to_wire()
+    if wire == body.get("status"):
+        return
+    ready = status.conditions[0]
+    if ready.status is ConditionStatus.FALSE:
+        owner = Owner(kind, name, namespace, body["metadata"]["uid"])
+        key = f"invalid/{body['metadata'].get('generation')}"
+        await events.record_event(owner, key, "InvalidSpec", ready.message, warning=True)
+    try:
+        await resources.replace_status(plural, body, wire)
+    except resources.Conflict:
+        await reconcile(plural, namespace, name)

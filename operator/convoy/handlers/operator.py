@@ -1,0 +1,152 @@
+"""The kopf registrations: which watch events and admission requests reach which handler.
+
+Watch events only trigger reconciles (through the scheduler); they never carry the work themselves. kopf is
+told to store nothing on Convoy's objects (no finalizers, no progress annotations), so what git applies and
+what the operator writes never overlap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+from kubernetes_asyncio.client.exceptions import ApiException
+from prometheus_client import start_http_server
+
+from convoy.adapters import kube, resources
+from convoy.api.resources import BY_PLURAL
+from convoy.handlers import admission, certs, config, definitions, workflowruns
+from convoy.handlers.index import RunIndex
+from convoy.handlers.scheduler import Key, Scheduler
+
+log = logging.getLogger(__name__)
+GROUP, VERSION = "convoy.dev", "v1alpha1"
+INDEX = RunIndex()
+
+
+async def _reconcile_run(key: Key) -> Any:
+    return await workflowruns.reconcile(key[1], key[2], INDEX)
+
+
+async def _reconcile_definition(key: Key) -> None:
+    await definitions.reconcile(*key)
+
+
+SCHEDULER = Scheduler(
+    {"workflowruns": _reconcile_run, "workflows": _reconcile_definition, "pipelines": _reconcile_definition}
+)
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+    cfg = config.current
+    await kube.connect()
+    settings.persistence.finalizer = "convoy.dev/finalizer"
+    settings.posting.enabled = False
+    settings.watching.server_timeout = 300
+    settings.networking.error_backoffs = [1, 2, 5, 10]
+    if cfg.webhook_host is not None:
+        certfile, keyfile = cfg.webhook_certfile, cfg.webhook_keyfile
+        if certfile is None or keyfile is None:
+            certfile, keyfile = certs.self_signed(cfg.webhook_host, cfg.webhook_certs)
+        settings.admission.server = kopf.WebhookServer(
+            addr=cfg.webhook_addr, port=cfg.webhook_port, host=cfg.webhook_host, certfile=certfile, pkeyfile=keyfile
+        )
+        settings.admission.managed = "convoy.dev"
+    if cfg.metrics_port:
+        start_http_server(cfg.metrics_port, addr="0.0.0.0")
+    for body in await _list_runs(cfg.namespaces):
+        INDEX.observe(body)
+    log.info("convoy operator started; %d workflow runs known", len(INDEX.entries))
+
+
+async def _list_runs(namespaces: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Every WorkflowRun, before any is reconciled, so the queue knows who came first. Transient refusals (a
+    CRD still initializing, throttling) are waited out."""
+    for delay in (1, 2, 4, 8, 15, 30):
+        try:
+            if not namespaces:
+                return await resources.list_all("workflowruns")
+            return [body for ns in namespaces for body in await resources.list_all("workflowruns", ns)]
+        except ApiException as error:
+            if error.status not in (404, 429, 500, 503):
+                raise
+            log.warning("listing workflow runs failed (%s); again in %ss", error.status, delay)
+            await asyncio.sleep(delay)
+    raise RuntimeError("could not list workflow runs: are the Convoy CRDs installed?")
+
+
+@kopf.on.cleanup()
+async def cleanup(**_: Any) -> None:
+    await SCHEDULER.stop()
+    await kube.close()
+
+
+@kopf.on.event(GROUP, VERSION, "workflowruns")
+async def run_event(type: str, body: kopf.Body, **_: Any) -> None:
+    meta = body["metadata"]
+    if type == "DELETED":
+        INDEX.remove(meta["namespace"], meta["name"])
+        SCHEDULER.forget(("workflowruns", meta["namespace"], meta["name"]))
+        _wake_sharing(body)
+        return
+    raw = dict(body)
+    INDEX.observe(raw)
+    SCHEDULER.trigger(("workflowruns", meta["namespace"], meta["name"]))
+    if (raw.get("status") or {}).get("result"):
+        _wake_sharing(raw)
+
+
+def _wake_sharing(body: Any) -> None:
+    """A run that ended (or vanished) may be what queued runs of the same target were waiting for."""
+    targets = list((body.get("status") or {}).get("targets") or [])
+    for namespace, name in INDEX.sharing(targets):
+        SCHEDULER.trigger(("workflowruns", namespace, name))
+
+
+@kopf.on.event(GROUP, VERSION, "workflows")
+async def workflow_event(type: str, body: kopf.Body, **_: Any) -> None:
+    if type != "DELETED":
+        SCHEDULER.trigger(("workflows", body["metadata"]["namespace"], body["metadata"]["name"]))
+
+
+@kopf.on.event(GROUP, VERSION, "pipelines")
+async def pipeline_event(type: str, body: kopf.Body, **_: Any) -> None:
+    if type != "DELETED":
+        SCHEDULER.trigger(("pipelines", body["metadata"]["namespace"], body["metadata"]["name"]))
+
+
+@kopf.on.event("apps", "v1", "deployments", annotations={"convoy.dev/run": kopf.PRESENT})
+async def deployment_event(body: kopf.Body, **_: Any) -> None:
+    namespace, _sep, name = str(body["metadata"]["annotations"]["convoy.dev/run"]).partition("/")
+    if name:
+        SCHEDULER.trigger(("workflowruns", namespace, name))
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={"convoy.dev/run": kopf.PRESENT})
+async def job_event(body: kopf.Body, **_: Any) -> None:
+    meta = body["metadata"]
+    SCHEDULER.trigger(("workflowruns", meta["namespace"], meta["labels"]["convoy.dev/run"]))
+
+
+def _validate(body: kopf.Body, userinfo: kopf.UserInfo, resource: kopf.Resource, **kwargs: Any) -> None:
+    kind = BY_PLURAL[resource.plural].kind
+    old = kwargs.get("old")
+    errors = admission.problems(kind, dict(body), dict(old) if old is not None else None, dict(userinfo))
+    if errors:
+        raise kopf.AdmissionError("; ".join(str(e) for e in errors), code=422)
+
+
+for _plural in BY_PLURAL:
+    kopf.on.validate(GROUP, VERSION, _plural, id=f"validate-{_plural}", operations=["CREATE", "UPDATE"])(_validate)
+
+
+@kopf.on.mutate(GROUP, VERSION, "workflowruns", id="stamp-workflowruns", operations=["CREATE", "UPDATE"])
+@kopf.on.mutate(GROUP, VERSION, "pipelineruns", id="stamp-pipelineruns", operations=["CREATE", "UPDATE"])
+def stamp_decisions(body: kopf.Body, userinfo: kopf.UserInfo, patch: kopf.Patch, **kwargs: Any) -> None:
+    old = kwargs.get("old")
+    stamped = admission.stamped_decisions(dict(body), dict(old) if old is not None else None, dict(userinfo))
+    if stamped is not None:
+        patch["spec"] = {"decisions": stamped}

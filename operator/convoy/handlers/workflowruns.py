@@ -1,0 +1,165 @@
+"""Reconciling one WorkflowRun: read it, resolve its Workflow, observe what it deploys, plan, act, patch status.
+
+A plan that asked for measurements is planned again, from the same status, with their results, until it asks
+for nothing new; then the status is written once. A write that conflicts (409) starts over from fresh state.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from convoy.adapters import jobs, resources, workloads
+from convoy.adapters.owner import Owner
+from convoy.api.validation import FieldError, InvalidSpec, parse_spec
+from convoy.api.workflow import WorkflowSpec
+from convoy.api.workflowrun import WorkflowRunSpec, WorkflowRunStatus
+from convoy.handlers.execute import perform
+from convoy.handlers.index import RunIndex
+from convoy.planner.actions import Action
+from convoy.planner.cycle import RunIdentity
+from convoy.planner.observed import Measurement, Observed, Workload
+from convoy.planner.run import Plan, plan, resolve, targets
+
+log = logging.getLogger(__name__)
+PLURAL = "workflowruns"
+MAX_PLANS = 5
+MAX_CONFLICTS = 5
+
+
+async def resolve_workflow(namespace: str, spec: WorkflowRunSpec) -> WorkflowSpec | InvalidSpec:
+    if spec.workflow is not None:
+        return spec.workflow
+    if spec.workflow_ref is None:
+        return InvalidSpec([FieldError("spec", "set exactly one of workflowRef or workflow (inline)")])
+    ref_ns = spec.workflow_ref.namespace or namespace
+    body = await resources.read("workflows", ref_ns, spec.workflow_ref.name)
+    if body is None:
+        return InvalidSpec(
+            [FieldError("spec.workflowRef.name", f"Workflow {ref_ns}/{spec.workflow_ref.name} not found: create it")]
+        )
+    try:
+        parsed = parse_spec("Workflow", body.get("spec"))
+    except InvalidSpec as invalid:
+        return InvalidSpec(
+            [FieldError(f"Workflow {spec.workflow_ref.name}: {e.path}", e.message) for e in invalid.errors]
+        )
+    assert isinstance(parsed, WorkflowSpec)
+    return parsed
+
+
+async def observe(
+    identity: RunIdentity,
+    spec: WorkflowRunSpec,
+    workflow: WorkflowSpec | InvalidSpec,
+    status: WorkflowRunStatus,
+    index: RunIndex,
+) -> Observed:
+    rendered = resolve(identity, spec, workflow, status, None, None)
+    if isinstance(rendered, InvalidSpec):
+        return Observed()
+    wanted = targets(rendered, identity.namespace)
+    index.set_targets(identity.namespace, identity.name, wanted)
+    container = rendered.artifact.container if rendered.artifact else None
+    found: dict[str, Workload] = {}
+    for target in _observed_deployments(rendered, identity.namespace, wanted):
+        namespace, name = target.split("/", 1)
+        workload = await workloads.observe(namespace, name, container)
+        if workload is not None:
+            found[target] = workload
+    queued_behind = () if status.started_at else index.ahead_of(identity.namespace, identity.name, wanted)
+    return Observed(
+        workloads=found,
+        jobs=await jobs.observe(identity.namespace, identity.name),
+        queued_behind=queued_behind,
+        in_pipeline=spec.pipeline_run_ref is not None,
+    )
+
+
+def _observed_deployments(workflow: WorkflowSpec, namespace: str, wanted: list[str]) -> list[str]:
+    manifests = (workflow.target.manifests or []) if workflow.target else []
+    extra = [
+        f"{m.get('metadata', {}).get('namespace') or namespace}/{m.get('metadata', {}).get('name')}"
+        for m in manifests
+        if m.get("kind") == "Deployment"
+    ]
+    return list(dict.fromkeys([*wanted, *extra]))
+
+
+async def reconcile(namespace: str, name: str, index: RunIndex) -> datetime | None:
+    for _ in range(MAX_CONFLICTS):
+        body = await resources.read(PLURAL, namespace, name)
+        if body is None:
+            index.remove(namespace, name)
+            return None
+        try:
+            return await _reconcile_once(body, index)
+        except resources.Conflict:
+            log.info("workflowrun %s/%s changed while reconciling; planning again", namespace, name)
+    return datetime.now(UTC)
+
+
+async def _reconcile_once(body: dict[str, Any], index: RunIndex) -> datetime | None:
+    meta = body["metadata"]
+    if (body.get("status") or {}).get("result"):
+        return None  # finished runs are history: nothing to observe, nothing to do
+    identity = RunIdentity(meta["name"], meta["namespace"], meta.get("generation", 1))
+    owner = Owner("WorkflowRun", meta["name"], meta["namespace"], meta["uid"])
+    status = _status(body)
+    spec_or_error = _spec(body)
+    workflow: WorkflowSpec | InvalidSpec
+    if isinstance(spec_or_error, InvalidSpec):
+        spec, workflow = WorkflowRunSpec(), spec_or_error
+    else:
+        spec = spec_or_error
+        workflow = await resolve_workflow(identity.namespace, spec)
+    observed = await observe(identity, spec, workflow, status, index)
+    now = datetime.now(UTC)
+    done: list[Action] = []
+    measurements: dict[str, Measurement] = {}
+    result: Plan | None = None
+    for _ in range(MAX_PLANS):
+        result = plan(run=identity, spec=spec, workflow=workflow, status=status, observed=observed, now=now)
+        fresh = [a for a in result.actions if a not in done]
+        for action in fresh:
+            await perform(owner, action, measurements)
+            done.append(action)
+        if len(measurements) == len(observed.measurements):
+            break
+        observed = replace(observed, measurements=dict(measurements))
+    assert result is not None
+    new_status = result.status.to_wire()
+    if new_status != body.get("status"):
+        updated = await resources.replace_status(PLURAL, body, new_status)
+        index.observe(updated)
+    return result.wake_at
+
+
+class UnreadableStatus(Exception):
+    """A status the operator did not write (edited by hand). Starting over would repeat side effects, so the run
+    is left alone, and the error is logged on each attempt."""
+
+
+def _status(body: dict[str, Any]) -> WorkflowRunStatus:
+    try:
+        return WorkflowRunStatus.model_validate(body.get("status") or {})
+    except ValidationError as error:
+        namespace, name = _name(body)
+        raise UnreadableStatus(f"status of workflowrun {namespace}/{name} is unreadable: {error}") from None
+
+
+def _spec(body: dict[str, Any]) -> WorkflowRunSpec | InvalidSpec:
+    try:
+        parsed = parse_spec("WorkflowRun", body.get("spec"))
+    except InvalidSpec as invalid:
+        return invalid
+    assert isinstance(parsed, WorkflowRunSpec)
+    return parsed
+
+
+def _name(body: dict[str, Any]) -> tuple[str, str]:
+    return body["metadata"]["namespace"], body["metadata"]["name"]

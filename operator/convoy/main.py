@@ -1,0 +1,73 @@
+"""`convoy`: the operator process. Parses its flags, then hands the event loop to kopf."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import kopf
+
+from convoy.handlers import config
+
+
+def parse(argv: list[str] | None = None) -> tuple[config.OperatorConfig, argparse.Namespace]:
+    parser = argparse.ArgumentParser(prog="convoy", description="Run the Convoy operator.")
+    parser.add_argument("-n", "--namespace", action="append", default=[], help="watch only these (repeatable)")
+    parser.add_argument(
+        "--webhook-host",
+        default="127.0.0.1",
+        help="host name or IP the API server calls the admission webhook at; 'none' disables it",
+    )
+    parser.add_argument("--webhook-addr", default="127.0.0.1", help="address the webhook listens on")
+    parser.add_argument("--webhook-port", type=int, default=9443)
+    parser.add_argument(
+        "--webhook-certs",
+        type=Path,
+        default=Path("/tmp/convoy-webhook"),
+        help="where the self-signed certificate is written",
+    )
+    parser.add_argument("--webhook-certfile", type=Path, help="serve this certificate instead (e.g. cert-manager)")
+    parser.add_argument("--webhook-keyfile", type=Path)
+    parser.add_argument("--metrics-port", type=int, default=8080, help="Prometheus metrics; 0 disables them")
+    parser.add_argument("--peering", default=None, help="kopf peering name: replicas with one active (HA)")
+    parser.add_argument("--liveness", default=None, help="e.g. http://0.0.0.0:8081/healthz")
+    parser.add_argument("--log-format", choices=["plain", "json"], default="plain")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    cfg = config.OperatorConfig(
+        namespaces=tuple(args.namespace),
+        webhook_host=None if args.webhook_host == "none" else args.webhook_host,
+        webhook_addr=args.webhook_addr,
+        webhook_port=args.webhook_port,
+        webhook_certs=args.webhook_certs,
+        webhook_certfile=args.webhook_certfile,
+        webhook_keyfile=args.webhook_keyfile,
+        metrics_port=args.metrics_port,
+        log_json=args.log_format == "json",
+    )
+    return cfg, args
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg, args = parse(argv)
+    config.current = cfg
+    import convoy.handlers.operator  # noqa: F401  (registers the handlers with kopf)
+
+    kopf.configure(
+        verbose=args.verbose,
+        log_format=kopf.LogFormat.JSON if cfg.log_json else kopf.LogFormat.PLAIN,
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    kopf.run(
+        clusterwide=not cfg.namespaces,
+        namespaces=list(cfg.namespaces),
+        standalone=args.peering is None,
+        peering_name=args.peering,
+        liveness_endpoint=args.liveness,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

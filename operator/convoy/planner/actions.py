@@ -1,0 +1,100 @@
+"""Actions: the effects the planner asks for. Each is idempotent and carries the key that makes it so (run +
+phase/step + attempt), so performing it again after a restart changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from convoy.api.common import SecretKeyRef
+from convoy.api.steps import HttpCheck, PrometheusCheck
+
+
+@dataclass(frozen=True)
+class SetImage:
+    """Put `image` into the Deployment's container, after saving its pod template as snapshot `snapshot` (once:
+    an existing snapshot is never overwritten). Marks the Deployment with `applied` = key."""
+
+    namespace: str
+    deployment: str
+    container: str | None
+    image: str
+    snapshot: str
+    key: str
+
+
+@dataclass(frozen=True)
+class ApplyManifests:
+    """Server-side apply of the Basic workflow's objects, after snapshotting the ones that already exist."""
+
+    namespace: str
+    manifests: tuple[dict[str, Any], ...]
+    snapshot: str
+    key: str
+
+
+@dataclass(frozen=True)
+class RestoreSnapshot:
+    """Put back what snapshot `snapshot` saved (pod template, or applied objects); marks `applied` = key."""
+
+    namespace: str
+    deployment: str | None
+    snapshot: str
+    key: str
+
+
+@dataclass(frozen=True)
+class EnsureJob:
+    """A batch Job named `name` exists (created once from the template)."""
+
+    namespace: str
+    name: str
+    template: dict[str, Any]
+    backoff_limit: int
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeleteJob:
+    namespace: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Measure:
+    """Take one measurement now; the result comes back as `Observed.measurements[key]`."""
+
+    key: str
+    check: HttpCheck | PrometheusCheck
+
+
+@dataclass(frozen=True)
+class Notify:
+    """Send `message` to the webhook (URL read from the Secret when sending). `key` is sent as Idempotency-Key."""
+
+    key: str
+    message: str
+    webhook: SecretKeyRef | None
+
+
+@dataclass(frozen=True)
+class RecordEvent:
+    """A Kubernetes Event on the run; `key` names it, so it is created once."""
+
+    key: str
+    reason: str
+    message: str
+    warning: bool = False
+
+
+@dataclass(frozen=True)
+class MarkBarrier:
+    """Annotate the run with `barrier.convoy.dev/<name>: <state>` (reached, failed or crossed)."""
+
+    name: str
+    state: str
+
+
+Action = (
+    SetImage | ApplyManifests | RestoreSnapshot | EnsureJob | DeleteJob | Measure | Notify | RecordEvent | MarkBarrier
+)

@@ -1,0 +1,363 @@
+"""Plan one reconcile cycle of a WorkflowRun: start it (or queue it), apply new decisions, advance steps as far
+as the observed world allows, and compute the phase last, from everything else.
+
+    plan(run=..., spec=..., workflow=..., status=..., observed=..., now=...) -> Plan
+
+Pure: the input status is never mutated; calling it twice with the same arguments gives the same plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from convoy.api.common import Condition, ConditionStatus
+from convoy.api.expressions import holds
+from convoy.api.steps import ErrorKind, ManualInterventionPolicy
+from convoy.api.validation import InvalidSpec
+from convoy.api.workflow import ConcurrencyPolicy, NotificationEvent, WorkflowSpec
+from convoy.api.workflowrun import (
+    Awaiting,
+    PhaseRecord,
+    RunPhase,
+    RunResult,
+    StepRecord,
+    StepState,
+    WorkflowRunSpec,
+    WorkflowRunStatus,
+)
+from convoy.planner import decisions, failures
+from convoy.planner.actions import Action, MarkBarrier, RecordEvent
+from convoy.planner.context import render_workflow
+from convoy.planner.cycle import Cycle, Position, RunIdentity, clip, finished, target_of
+from convoy.planner.observed import Observed
+from convoy.planner.steps import evaluate, send_notification
+from convoy.planner.timeutil import parse, stamp
+
+MAX_STEPS_PER_CYCLE = 500
+
+
+@dataclass(frozen=True)
+class Plan:
+    status: WorkflowRunStatus
+    actions: tuple[Action, ...]
+    wake_at: datetime | None
+
+
+def plan(
+    *,
+    run: RunIdentity,
+    spec: WorkflowRunSpec,
+    workflow: WorkflowSpec | InvalidSpec,
+    status: WorkflowRunStatus,
+    observed: Observed,
+    now: datetime,
+    pipeline_variables: Mapping[str, str] | None = None,
+    stage_outputs: Mapping[str, Mapping[str, str]] | None = None,
+) -> Plan:
+    """The next status of the run and the actions that get the cluster there. `workflow` is the Workflow as
+    resolved from the reference (or inline), or why it could not be."""
+    status = status.model_copy(deep=True)
+    if status.result is not None:
+        return _finish(run, status, [], [], now, observed)
+    rendered = resolve(run, spec, workflow, status, pipeline_variables, stage_outputs)
+    if isinstance(rendered, InvalidSpec):
+        return _invalid(run, status, rendered, now, observed)
+    status.targets = targets(rendered, run.namespace)
+    c = Cycle(run=run, spec=spec, workflow=rendered, status=status, observed=observed, now=now)
+    if status.started_at is None:
+        if rendered.concurrency.policy is ConcurrencyPolicy.QUEUE and observed.queued_behind:
+            status.queue_position = len(observed.queued_behind)
+            status.message = clip(f"queued behind {', '.join(observed.queued_behind)} (same target)")
+            return _finish(run, status, c.actions, c.wake, now, observed)
+        _start(c)
+    decisions.apply_new(c)
+    _advance(c)
+    return _finish(run, status, c.actions, c.wake, now, observed)
+
+
+def targets(workflow: WorkflowSpec, namespace: str) -> list[str]:
+    """The workloads a workflow deploys, as 'namespace/name', in phase order without repeats."""
+    found = (target_of(workflow, phase, namespace) for phase in workflow.phases)
+    return list(dict.fromkeys(f"{ns}/{name}" for ns, name in found if name))
+
+
+def resolve(
+    run: RunIdentity,
+    spec: WorkflowRunSpec,
+    workflow: WorkflowSpec | InvalidSpec,
+    status: WorkflowRunStatus,
+    pipeline_variables: Mapping[str, str] | None,
+    stage_outputs: Mapping[str, Mapping[str, str]] | None,
+) -> WorkflowSpec | InvalidSpec:
+    """The workflow this run executes: rendered once, when the run starts, then read back from the status so that
+    editing the Workflow never changes a run in flight."""
+    if status.workflow_spec is not None:
+        return WorkflowSpec.model_validate(status.workflow_spec)
+    if isinstance(workflow, InvalidSpec):
+        return workflow
+    try:
+        rendered = render_workflow(
+            workflow,
+            run_name=run.name,
+            namespace=run.namespace,
+            given=spec.variables,
+            pipeline_variables=pipeline_variables,
+            stage_outputs=stage_outputs,
+        )
+    except InvalidSpec as invalid:
+        return invalid
+    return rendered
+
+
+def _start(c: Cycle) -> None:
+    wf, status = c.workflow, c.status
+    status.workflow_spec = wf.to_wire()
+    status.workflow = c.spec.workflow_ref.name if c.spec.workflow_ref else c.run.name
+    status.type = wf.type
+    status.started_at = c.stamp
+    status.queue_position = None
+    status.phases = [
+        PhaseRecord(name=p.name, steps=[StepRecord(name=s.name, kind=s.kind) for s in p.steps]) for p in wf.phases
+    ]
+    c.event("started", "Started", f"{wf.type.value} workflow {status.workflow} started ({len(wf.phases)} phases)")
+    _notify(c, NotificationEvent.STARTED)
+
+
+def _advance(c: Cycle) -> None:
+    for _ in range(MAX_STEPS_PER_CYCLE):
+        if c.status.result is not None:
+            return
+        pos = c.current()
+        if pos is None:
+            _complete(c)
+            return
+        record = pos.record
+        if record.state is StepState.PENDING:
+            _begin(c, pos)
+            continue
+        if record.state is StepState.FAILED:
+            if record.awaiting is None:
+                failures.handle(c, pos)
+                continue
+            moment = parse(record.next_at or record.deadline or c.stamp)
+            if c.now < moment:
+                c.wake_at(moment)
+                return
+            if record.awaiting is Awaiting.RETRY:
+                _new_attempt(c, pos.record)
+            else:
+                policy = failures.strategy_for(c, pos, record.error or ErrorKind.ANY).manual_intervention
+                default = (policy or ManualInterventionPolicy()).default_action
+                record.decided_by = "timeout"
+                failures.apply_action(c, pos, default)
+            continue
+        before = (record.state, record.awaiting)
+        evaluate(c, pos)
+        if _working(record):
+            if before != (record.state, record.awaiting) and record.state is StepState.WAITING:
+                _notify_waiting(c, pos.key, record.awaiting)
+            return
+    raise RuntimeError("the planner did not settle: a step neither waited nor finished")
+
+
+def _working(record: StepRecord) -> bool:
+    """Still running or waiting after its evaluation (rather than finished or freshly failed)."""
+    return not finished(record) and record.state is not StepState.FAILED
+
+
+def _begin(c: Cycle, pos: Position) -> None:
+    record, phase_record = pos.record, pos.phase_record
+    if phase_record.state is StepState.PENDING:
+        phase_record.state, phase_record.started_at = StepState.RUNNING, c.stamp
+        verb = "rolling back" if pos.rollback else "started"
+        c.event(
+            f"{pos.phase.name}/{'rollback' if pos.rollback else 'deploy'}",
+            "PhaseStarted",
+            f"phase {pos.phase.name} {verb}",
+        )
+    if pos.step.when is not None and not holds(pos.step.when, {}):
+        record.state, record.finished_at = StepState.SKIPPED, c.stamp
+        record.message = clip(f"skipped: {pos.step.when} does not hold")
+        return
+    record.started_at = c.stamp
+    _new_attempt(c, record)
+
+
+def _new_attempt(c: Cycle, record: StepRecord) -> None:
+    record.attempts += 1
+    record.state, record.awaiting, record.error = StepState.RUNNING, None, None
+    record.attempt_started_at = c.stamp
+    record.deadline = record.next_at = record.finished_at = None
+    record.successes = record.failures = record.inconclusive = 0
+
+
+def _settle_phases(run: RunIdentity, status: WorkflowRunStatus, now: datetime) -> list[Action]:
+    """A phase is done when all its steps are; its state follows from theirs."""
+    events: list[Action] = []
+    for part, records in (("deploy", status.phases), ("rollback", status.rollback)):
+        for phase_record in records:
+            if phase_record.finished_at is not None or not all(finished(r) for r in phase_record.steps):
+                continue
+            states = {r.state for r in phase_record.steps}
+            if StepState.FAILED in states:
+                phase_record.state = StepState.FAILED
+            elif StepState.ABORTED in states:
+                phase_record.state = StepState.ABORTED
+            elif states == {StepState.SKIPPED}:
+                phase_record.state = StepState.SKIPPED
+            else:
+                phase_record.state = StepState.SUCCEEDED
+            phase_record.finished_at = stamp(now)
+            verb = "rolled back" if part == "rollback" else phase_record.state.value.lower()
+            events.append(
+                RecordEvent(
+                    key=f"{run.name}/{phase_record.name}/{part}/done",
+                    reason="PhaseFinished",
+                    message=f"phase {phase_record.name} {verb}",
+                )
+            )
+    return events
+
+
+def _complete(c: Cycle) -> None:
+    status = c.status
+    if status.rolling_back:
+        failed_rollback = any(r.state is StepState.FAILED for p in status.rollback for r in p.steps)
+        status.result = RunResult.FAILED if failed_rollback else RunResult.ROLLED_BACK
+        status.message = clip(
+            "rollback failed: see status.rollback"
+            if failed_rollback
+            else f"rolled back: {status.failure.message if status.failure else 'on request'}"
+        )
+        c.event("done", status.result.value, status.message, warning=True)
+        _notify(c, NotificationEvent.FAILED if failed_rollback else NotificationEvent.ROLLED_BACK)
+    else:
+        status.result = RunResult.SUCCEEDED
+        status.message = "all phases succeeded"
+        c.event("done", "Succeeded", f"workflow {status.workflow} succeeded")
+        _notify(c, NotificationEvent.SUCCEEDED)
+
+
+def _notify(c: Cycle, event: NotificationEvent) -> None:
+    for index, notification in enumerate(c.workflow.notifications):
+        if event in notification.on:
+            send_notification(
+                c, f"notification/{index}/{event.value}", notification.notify.message, notification.notify.webhook
+            )
+
+
+def _notify_waiting(c: Cycle, key: str, awaiting: Awaiting | None) -> None:
+    if awaiting is Awaiting.APPROVAL:
+        for index, notification in enumerate(c.workflow.notifications):
+            if NotificationEvent.WAITING_FOR_APPROVAL in notification.on:
+                send_notification(
+                    c, f"{key}/notification/{index}", notification.notify.message, notification.notify.webhook
+                )
+
+
+def _invalid(
+    run: RunIdentity, status: WorkflowRunStatus, invalid: InvalidSpec, now: datetime, observed: Observed
+) -> Plan:
+    status.result = RunResult.FAILED
+    status.message = clip(f"invalid spec: {invalid}")
+    status.finished_at = stamp(now)
+    event = RecordEvent(key=f"{run.name}/invalid", reason="InvalidSpec", message=status.message, warning=True)
+    return _finish(run, status, [event], [], now, observed, invalid=True)
+
+
+def _finish(
+    run: RunIdentity,
+    status: WorkflowRunStatus,
+    actions: list[Action],
+    wake: list[datetime],
+    now: datetime,
+    observed: Observed,
+    *,
+    invalid: bool = False,
+) -> Plan:
+    """Derive what is derived — phase, current step, progress, conditions — and package the plan."""
+    actions = [*actions, *_settle_phases(run, status, now)]
+    if status.result is not None and status.finished_at is None:
+        status.finished_at = stamp(now)
+    if status.result is not None and status.result is not RunResult.SUCCEEDED and status.workflow_spec:
+        actions.extend(_fail_barriers(status))
+    status.phase = _phase(status)
+    current = _current_record(status)
+    status.current_phase, status.current_step = (current[0], current[1].name) if current else (None, None)
+    if status.phases:
+        done = sum(p.state in (StepState.SUCCEEDED, StepState.FAILED) for p in status.phases)
+        status.progress = f"{done}/{len(status.phases)}"
+    status.observed_generation = run.generation
+    status.conditions = _conditions(status, now, invalid=invalid)
+    wake_at = min((w for w in wake if w > now), default=None) if status.result is None else None
+    return Plan(status=status, actions=tuple(actions), wake_at=wake_at)
+
+
+def _fail_barriers(status: WorkflowRunStatus) -> list[Action]:
+    """A run that ended badly tells every barrier it has not crossed, so nobody waits for it forever."""
+    wf = WorkflowSpec.model_validate(status.workflow_spec)
+    out: list[Action] = []
+    for phase, record in zip(wf.phases, status.phases, strict=False):
+        for step, step_record in zip(phase.steps, record.steps, strict=False):
+            if step.barrier is not None and step_record.state is not StepState.SUCCEEDED:
+                out.append(MarkBarrier(step.barrier.name, "failed"))
+    return out
+
+
+def _current_record(status: WorkflowRunStatus) -> tuple[str, StepRecord] | None:
+    records = status.rollback if status.rolling_back else status.phases
+    for phase_record in records:
+        for record in phase_record.steps:
+            if not finished(record):
+                return phase_record.name, record
+    return None
+
+
+_WAITING_PHASES = {
+    Awaiting.APPROVAL: RunPhase.WAITING_FOR_APPROVAL,
+    Awaiting.BARRIER: RunPhase.WAITING_AT_BARRIER,
+    Awaiting.RESUME: RunPhase.PAUSED,
+    Awaiting.INTERVENTION: RunPhase.WAITING_FOR_INTERVENTION,
+}
+
+
+def _phase(status: WorkflowRunStatus) -> RunPhase:
+    if status.result is not None:
+        return RunPhase(status.result.value)
+    if status.started_at is None:
+        return RunPhase.QUEUED if status.queue_position else RunPhase.PENDING
+    if status.rolling_back:
+        return RunPhase.ROLLING_BACK
+    current = _current_record(status)
+    if current is not None and current[1].awaiting in _WAITING_PHASES:
+        return _WAITING_PHASES[current[1].awaiting]
+    return RunPhase.RUNNING
+
+
+def _conditions(status: WorkflowRunStatus, now: datetime, *, invalid: bool) -> list[Condition]:
+    phase = status.phase
+    running = status.result is None
+    reason = "InvalidSpec" if invalid else phase.value
+    wanted = [
+        ("Ready", phase is RunPhase.SUCCEEDED, reason),
+        ("Reconciling", running, reason),
+        ("Stalled", not running and phase is not RunPhase.SUCCEEDED, reason),
+    ]
+    previous = {c.type: c for c in status.conditions}
+    out = []
+    for kind, true, why in wanted:
+        value = ConditionStatus.TRUE if true else ConditionStatus.FALSE
+        old = previous.get(kind)
+        changed = old is None or old.status is not value
+        out.append(
+            Condition(
+                type=kind,
+                status=value,
+                reason=why,
+                message=clip(status.message or phase.value, 1024),
+                last_transition_time=stamp(now) if changed or old is None else old.last_transition_time,
+            )
+        )
+    return out

@@ -1,0 +1,323 @@
+"""What each kind of step does in a cycle. Each evaluator looks at the observed world and the step's record,
+asks for actions, and moves the record on: Running/Waiting, Succeeded, or Failed with an error kind (the failure
+strategy is applied by the caller)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from convoy.api.steps import ErrorKind, TimeoutAction, WebhookTarget
+from convoy.api.workflow import WorkflowType
+from convoy.api.workflowrun import Awaiting, Revisions, StepRecord, StepState
+from convoy.planner.actions import (
+    ApplyManifests,
+    EnsureJob,
+    MarkBarrier,
+    Measure,
+    Notify,
+    RestoreSnapshot,
+    SetImage,
+)
+from convoy.planner.cycle import Cycle, Position, clip, object_name, target_of
+from convoy.planner.observed import Outcome
+from convoy.planner.timeutil import after, parse, stamp
+
+
+def succeed(c: Cycle, record: StepRecord, message: str | None = None) -> None:
+    record.state, record.awaiting, record.deadline, record.next_at = StepState.SUCCEEDED, None, None, None
+    record.finished_at = c.stamp
+    record.error = None
+    if message:
+        record.message = clip(message)
+
+
+def fail(record: StepRecord, error: ErrorKind, message: str) -> None:
+    """Mark the step failed; `finishedAt` stays empty until the failure strategy has been applied."""
+    record.state, record.awaiting, record.deadline, record.next_at = StepState.FAILED, None, None, None
+    record.error, record.message, record.finished_at = error, clip(message), None
+
+
+def wait(c: Cycle, record: StepRecord, awaiting: Awaiting, deadline: str | None = None) -> None:
+    record.state, record.awaiting = StepState.WAITING, awaiting
+    if deadline is not None:
+        record.deadline = deadline
+        c.wake_at(parse(deadline))
+
+
+def snapshot_name(c: Cycle, pos: Position) -> str:
+    return object_name(c.run.name, pos.phase.name, "snapshot", limit=253)
+
+
+def _timed_out(c: Cycle, pos: Position, default: str | None) -> bool:
+    """Whether the attempt ran past the step's timeout (or `default`); registers the deadline as a wake-up."""
+    limit = pos.step.timeout or default
+    if limit is None or pos.record.attempt_started_at is None:
+        return False
+    deadline = after(pos.record.attempt_started_at, limit)
+    if c.now >= deadline:
+        fail(pos.record, ErrorKind.TIMEOUT, f"step '{pos.step.name}' did not finish within {limit}")
+        return True
+    c.wake_at(deadline)
+    return False
+
+
+def deploy(c: Cycle, pos: Position) -> None:
+    wf = c.workflow
+    namespace, deployment = target_of(wf, pos.phase, c.run.namespace)
+    key = f"{c.run.name}/{pos.phase.name}/deploy"
+    if _timed_out(c, pos, wf.steady_state_timeout):
+        return
+    if wf.type is WorkflowType.BASIC:
+        assert wf.target is not None and wf.target.manifests is not None
+        c.act(ApplyManifests(namespace, tuple(wf.target.manifests), snapshot_name(c, pos), key))
+        deployments = [
+            m.get("metadata", {}).get("name", "") for m in wf.target.manifests if m.get("kind") == "Deployment"
+        ]
+        _await_rollout(c, pos, namespace, deployments, key)
+        return
+    if wf.type not in (WorkflowType.ROLLING, WorkflowType.MULTI_SERVICE):
+        fail(pos.record, ErrorKind.DEPLOYMENT_FAILED, f"{wf.type.value} workflows are not supported by this operator")
+        return
+    assert deployment is not None and wf.artifact is not None
+    workload = c.observed.workload(namespace, deployment)
+    if workload is None:
+        fail(
+            pos.record,
+            ErrorKind.DEPLOYMENT_FAILED,
+            f"Deployment {namespace}/{deployment} not found: create it or fix the workflow's target",
+        )
+        return
+    if pos.phase_index == 0 or wf.type is WorkflowType.MULTI_SERVICE:
+        _record_revisions(c, stable=workload.image, new=wf.artifact.image)
+    c.act(SetImage(namespace, deployment, wf.artifact.container, wf.artifact.image, snapshot_name(c, pos), key))
+    _await_rollout(c, pos, namespace, [deployment], key)
+
+
+def _record_revisions(c: Cycle, *, stable: str | None, new: str) -> None:
+    if c.status.revisions is None:
+        c.status.revisions = Revisions(stable=stable, new=new)
+
+
+def _await_rollout(c: Cycle, pos: Position, namespace: str, deployments: list[str], key: str) -> None:
+    pending = []
+    for name in deployments:
+        workload = c.observed.workload(namespace, name)
+        if workload is None or workload.applied != key or not workload.rolled_out:
+            pending.append(name)
+        elif workload.progress_deadline_exceeded:
+            fail(
+                pos.record, ErrorKind.DEPLOYMENT_FAILED, f"Deployment {namespace}/{name} exceeded its progress deadline"
+            )
+            return
+    if pending:
+        workload = c.observed.workload(namespace, pending[0])
+        if workload is not None and workload.applied == key and workload.progress_deadline_exceeded:
+            fail(
+                pos.record,
+                ErrorKind.DEPLOYMENT_FAILED,
+                f"Deployment {namespace}/{pending[0]} exceeded its progress deadline",
+            )
+            return
+        detail = ""
+        if workload is not None and workload.applied == key:
+            detail = f": {workload.available_replicas}/{workload.replicas} available"
+        pos.record.message = clip(f"waiting for {namespace}/{pending[0]} to roll out{detail}")
+        pos.record.state, pos.record.awaiting = StepState.RUNNING, Awaiting.ROLLOUT
+        return
+    succeed(c, pos.record, f"rolled out {', '.join(deployments)}")
+
+
+def rollback(c: Cycle, pos: Position) -> None:
+    wf = c.workflow
+    deployed = c.status.phases[pos.phase_index]
+    if not any(
+        s.state is not StepState.PENDING
+        for s, spec in zip(deployed.steps, pos.phase.steps, strict=True)
+        if spec.deploy is not None
+    ):
+        succeed(c, pos.record, "nothing was deployed in this phase")
+        return
+    if _timed_out(c, pos, wf.steady_state_timeout):
+        return
+    namespace, deployment = target_of(wf, pos.phase, c.run.namespace)
+    key = f"{c.run.name}/{pos.phase.name}/rollback"
+    c.act(RestoreSnapshot(namespace, deployment, snapshot_name(c, pos), key))
+    if wf.type is WorkflowType.BASIC:
+        assert wf.target is not None and wf.target.manifests is not None
+        names = [m.get("metadata", {}).get("name", "") for m in wf.target.manifests if m.get("kind") == "Deployment"]
+    else:
+        names = [deployment] if deployment else []
+    _await_rollout(c, pos, namespace, names, key)
+
+
+def job(c: Cycle, pos: Position) -> None:
+    spec = pos.step.job
+    assert spec is not None
+    if _timed_out(c, pos, None):
+        return
+    name = object_name(c.run.name, pos.step.name, str(pos.record.attempts))
+    _run_job(c, pos, name, spec.template, spec.backoff_limit)
+    if pos.record.state is StepState.SUCCEEDED:
+        c.status.outputs.update(spec.outputs)
+
+
+def _run_job(c: Cycle, pos: Position, name: str, template: dict[str, object], backoff_limit: int) -> None:
+    labels = {"convoy.dev/run": c.run.name, "convoy.dev/step": pos.step.name}
+    c.act(EnsureJob(c.run.namespace, name, dict(template), backoff_limit, labels))
+    result = c.observed.jobs.get(name)
+    if result is None or not (result.succeeded or result.failed):
+        pos.record.state, pos.record.awaiting = StepState.RUNNING, Awaiting.JOB
+        pos.record.message = f"job {name} running"
+    elif result.succeeded:
+        succeed(c, pos.record, f"job {name} succeeded")
+    else:
+        fail(pos.record, ErrorKind.JOB_FAILED, f"job {name} failed: {result.message}".rstrip(": "))
+
+
+def verify(c: Cycle, pos: Position) -> None:
+    spec, record = pos.step.verify, pos.record
+    assert spec is not None
+    if _timed_out(c, pos, None):
+        return
+    if spec.job is not None:
+        _run_job(
+            c,
+            pos,
+            object_name(c.run.name, pos.step.name, "verify", str(record.attempts)),
+            spec.job.template,
+            spec.job.backoff_limit,
+        )
+        if record.state is StepState.FAILED:
+            record.error = ErrorKind.VERIFICATION_FAILED
+        return
+    check = spec.http or spec.prometheus
+    assert check is not None
+    taken = record.successes + record.failures + record.inconclusive
+    key = f"{c.run.name}/{pos.key}/{taken}"
+    result = c.observed.measurements.get(key)
+    if result is not None:
+        outcome = result.outcome
+        if outcome is Outcome.INCONCLUSIVE and spec.prometheus is not None:
+            outcome = {"Failure": Outcome.FAILURE, "Success": Outcome.SUCCESS}.get(
+                spec.prometheus.inconclusive_is, Outcome.INCONCLUSIVE
+            )
+        record.successes += outcome is Outcome.SUCCESS
+        record.failures += outcome is Outcome.FAILURE
+        record.inconclusive += outcome is Outcome.INCONCLUSIVE
+        record.message = clip(
+            f"{record.successes}/{spec.count} passed, {record.failures} failed "
+            f"(limit {spec.failure_limit}): {result.message}"
+        )
+        if record.failures > spec.failure_limit:
+            fail(record, ErrorKind.VERIFICATION_FAILED, record.message)
+            return
+        if record.successes >= spec.count:
+            succeed(c, record)
+            return
+        record.next_at = _stamp_after(c, spec.interval)
+    if record.next_at is not None and c.now < parse(record.next_at):
+        record.state, record.awaiting = StepState.WAITING, Awaiting.MEASUREMENT
+        c.wake_at(parse(record.next_at))
+        return
+    record.state, record.awaiting = StepState.RUNNING, Awaiting.MEASUREMENT
+    c.act(Measure(key, check))
+
+
+def _stamp_after(c: Cycle, duration: str) -> str:
+    return stamp(after(c.stamp, duration))
+
+
+def approval(c: Cycle, pos: Position) -> None:
+    spec, record = pos.step.approval, pos.record
+    assert spec is not None
+    deadline = record.deadline or _stamp_after(c, spec.timeout)
+    if c.now >= parse(deadline):
+        if spec.timeout_action is TimeoutAction.APPROVE:
+            record.decided_by = "timeout"
+            succeed(c, record, f"approved by timeout after {spec.timeout}")
+        else:
+            record.decided_by = "timeout"
+            fail(record, ErrorKind.APPROVAL_REJECTED, f"nobody approved within {spec.timeout}")
+        return
+    if record.awaiting is not Awaiting.APPROVAL:
+        who = ", ".join(spec.approvers) if spec.approvers else "anyone allowed to patch the run"
+        record.message = clip(f"waiting for approval by {who}")
+        c.event(f"{pos.key}/waiting", "WaitingForApproval", f"step {pos.step.name}: {record.message}")
+    wait(c, record, Awaiting.APPROVAL, deadline)
+
+
+def pause(c: Cycle, pos: Position) -> None:
+    spec, record = pos.step.pause, pos.record
+    assert spec is not None
+    if spec.duration is None:
+        record.message = "paused until resumed (kubectl convoy resume)"
+        wait(c, record, Awaiting.RESUME)
+        return
+    deadline = record.deadline or _stamp_after(c, spec.duration)
+    if c.now >= parse(deadline):
+        succeed(c, record, f"paused for {spec.duration}")
+        return
+    record.message = f"paused for {spec.duration}"
+    wait(c, record, Awaiting.PAUSE, deadline)
+
+
+def barrier(c: Cycle, pos: Position) -> None:
+    spec, record = pos.step.barrier, pos.record
+    assert spec is not None
+    if not c.observed.in_pipeline:
+        succeed(c, record, "not part of a pipeline: the barrier does not hold")
+        return
+    c.act(MarkBarrier(spec.name, "reached"))
+    view = c.observed.barriers.get(spec.name)
+    if view is not None and view.failed_by:
+        fail(record, ErrorKind.BARRIER_FAILED, f"barrier {spec.name}: {view.failed_by} failed before reaching it")
+        return
+    if view is not None and view.all_reached:
+        c.act(MarkBarrier(spec.name, "crossed"))
+        succeed(c, record, f"crossed barrier {spec.name}")
+        return
+    deadline = record.deadline or _stamp_after(c, spec.timeout)
+    if c.now >= parse(deadline):
+        fail(record, ErrorKind.TIMEOUT, f"barrier {spec.name}: not everyone arrived within {spec.timeout}")
+        return
+    missing = ", ".join(view.missing) if view is not None and view.missing else "the other participants"
+    record.message = clip(f"waiting at barrier {spec.name} for {missing}")
+    wait(c, record, Awaiting.BARRIER, deadline)
+
+
+def notify(c: Cycle, pos: Position) -> None:
+    spec = pos.step.notify
+    assert spec is not None
+    send_notification(c, pos.key, spec.message, spec.webhook)
+    succeed(c, pos.record, "sent")
+
+
+def send_notification(c: Cycle, key: str, message: str, webhook: WebhookTarget | None) -> None:
+    ref = webhook.url_from if webhook is not None else None
+    c.act(Notify(f"{c.run.namespace}/{c.run.name}/{key}", message, ref))
+    c.event(f"{key}/notify", "Notification", message)
+
+
+def unsupported(c: Cycle, pos: Position) -> None:
+    fail(
+        pos.record,
+        ErrorKind.DEPLOYMENT_FAILED,
+        f"{pos.step.kind} steps are not supported in {c.workflow.type.value} workflows by this operator",
+    )
+
+
+EVALUATORS: dict[str, Callable[[Cycle, Position], None]] = {
+    "deploy": deploy,
+    "rollback": rollback,
+    "job": job,
+    "verify": verify,
+    "approval": approval,
+    "pause": pause,
+    "barrier": barrier,
+    "notify": notify,
+    "swap": unsupported,
+}
+
+
+def evaluate(c: Cycle, pos: Position) -> None:
+    EVALUATORS[pos.step.kind](c, pos)
