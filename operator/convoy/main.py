@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         log_format=kopf.LogFormat.JSON if cfg.log_json else kopf.LogFormat.PLAIN,
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # The client logs whole response bodies at DEBUG — Secrets included. Never, whatever the verbosity.
+    logging.getLogger("kubernetes_asyncio").setLevel(logging.WARNING)
     kopf.run(
         clusterwide=not cfg.namespaces,
         namespaces=list(cfg.namespaces),

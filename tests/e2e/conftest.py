@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client, config
-from kubernetes.client.rest import ApiException
 from waiting import wait_for
 
 E2E_LABEL = "convoy.dev/e2e"
@@ -22,18 +21,23 @@ def _dev_cluster_kubeconfig() -> Path:
     return Path(state) / "kubeconfig"
 
 
+def new_api_client(kubeconfig: str) -> client.ApiClient:
+    """An ApiClient for the current context of ``kubeconfig`` (a path, or several joined by os.pathsep)."""
+    api: client.ApiClient = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+    return api
+
+
 def _cluster_answers(kubeconfig: str) -> str | None:
     """None if the cluster behind ``kubeconfig`` answers, else why not."""
     try:
-        api = config.new_client_from_config(config_file=kubeconfig)
+        api = new_api_client(kubeconfig)
     except Exception as e:
         return f"cannot load it: {e}"
-    try:
-        client.VersionApi(api).get_code(_request_timeout=5)
-    except Exception as e:
-        return f"the API server does not answer: {e}"
-    finally:
-        api.close()
+    with api:
+        try:
+            client.VersionApi(api).get_code(_request_timeout=5)
+        except Exception as e:
+            return f"the API server does not answer: {e}"
     return None
 
 
@@ -66,9 +70,8 @@ def kubeconfig() -> str:
 
 @pytest.fixture(scope="session")
 def api_client(kubeconfig: str) -> Iterator[client.ApiClient]:
-    api: client.ApiClient = config.new_client_from_config(config_file=kubeconfig)
-    yield api
-    api.close()
+    with new_api_client(kubeconfig) as api:
+        yield api
 
 
 def _namespace_name(test_name: str) -> str:
@@ -82,9 +85,7 @@ def namespace(api_client: client.ApiClient, request: pytest.FixtureRequest) -> I
     test without waiting for it to vanish."""
     core = client.CoreV1Api(api_client)
     name = _namespace_name(request.node.name)
-    core.create_namespace(
-        client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels={E2E_LABEL: "true"}))
-    )
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels={E2E_LABEL: "true"})))
     try:
         # Pods created directly (not via a controller) are rejected until the ServiceAccount controller has
         # created the namespace's default ServiceAccount.
@@ -97,7 +98,7 @@ def namespace(api_client: client.ApiClient, request: pytest.FixtureRequest) -> I
     finally:
         try:
             core.delete_namespace(name, propagation_policy="Background")
-        except ApiException as e:
+        except client.ApiException as e:
             if e.status != 404:
                 raise
 
@@ -105,8 +106,11 @@ def namespace(api_client: client.ApiClient, request: pytest.FixtureRequest) -> I
 def _exists(read: Callable[[], object]) -> bool:
     try:
         read()
-    except ApiException as e:
+    except client.ApiException as e:
         if e.status == 404:
             return False
         raise
     return True
+
+
+from harness import convoy, crds, pytest_runtest_makereport, runs  # noqa: E402,F401  (fixtures and report hook)

@@ -10,12 +10,13 @@ T = TypeVar("T")
 
 
 def wait_for(
-    predicate: Callable[[], T],
+    predicate: Callable[[], T | None],
     timeout: float,
     interval: float = 0.2,
     message: str = "condition was not met",
 ) -> T:
-    """Call ``predicate`` every ``interval`` seconds until it returns something truthy, and return that.
+    """Call ``predicate`` every ``interval`` seconds until it returns something truthy, and return that (so a
+    predicate returning ``X | None`` gives an ``X``).
 
     Raises AssertionError with ``message`` and the last value returned once ``timeout`` seconds have passed.
     Exceptions raised by ``predicate`` propagate.

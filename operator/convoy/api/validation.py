@@ -139,16 +139,6 @@ def _is_of_type(value: str, kind: VariableType) -> bool:
     return True
 
 
-_UNAVAILABLE = {
-    "workflow": "workflow variables are not available in a pipeline: use ${pipeline.variables.NAME} or a stage output",
-    "pipeline": "pipeline variables are not available in a workflow: declare a workflow variable and set it in the "
-    "pipeline stage",
-    "stages": "stage outputs are not available in a workflow: declare a workflow variable and set it in the "
-    "pipeline stage",
-    "artifact": "there is no artifact here: use ${artifact.image} only in a workflow that sets artifact.image",
-}
-
-
 def _references(
     tree: Any,
     path: str,
@@ -158,8 +148,8 @@ def _references(
     stages: set[str] | None,
     artifact: bool,
 ) -> Iterator[FieldError]:
-    """Every `${...}` must be known and name something declared; a scope that is None is not available there."""
-    available = {"workflow": workflow_vars, "pipeline": pipeline_vars, "stages": stages}
+    """Every `${...}` must be known and name something declared. A scope given as None is not checked: its values
+    come from elsewhere (a workflow that a pipeline stage runs also gets the pipeline's variables and outputs)."""
     for where, text in strings(tree, path):
         try:
             refs = list(references(text))
@@ -167,13 +157,15 @@ def _references(
             yield FieldError(where, str(error))
             continue
         for ref in refs:
-            if (ref.scope in available and available[ref.scope] is None) or (ref.scope == "artifact" and not artifact):
-                yield FieldError(where, f"'${{{ref.path}}}': {_UNAVAILABLE[ref.scope]}")
-            elif ref.scope == "workflow" and ref.name not in (workflow_vars or set()):
+            if ref.scope == "artifact" and not artifact:
+                yield FieldError(
+                    where, "there is no artifact here: use ${artifact.image} only where artifact.image is set"
+                )
+            elif ref.scope == "workflow" and workflow_vars is not None and ref.name not in workflow_vars:
                 yield FieldError(where, f"variable '{ref.name}' is not declared: add it to the workflow's variables")
-            elif ref.scope == "pipeline" and ref.name not in (pipeline_vars or set()):
+            elif ref.scope == "pipeline" and pipeline_vars is not None and ref.name not in pipeline_vars:
                 yield FieldError(where, f"variable '{ref.name}' is not declared: add it to the pipeline's variables")
-            elif ref.scope == "stages" and ref.stage not in (stages or set()):
+            elif ref.scope == "stages" and stages is not None and ref.stage not in stages:
                 yield FieldError(
                     where, f"stage '{ref.stage}' is not required (directly or not) by this stage: add it to requires"
                 )
@@ -331,7 +323,7 @@ def _type_rules(wf: WorkflowSpec, path: str) -> Iterator[FieldError]:
     needs_deployment = wf.type in (WorkflowType.ROLLING, WorkflowType.CANARY, WorkflowType.BLUE_GREEN)
     if needs_deployment and (wf.target is None or wf.target.deployment is None):
         yield FieldError(f"{root}.target.deployment", f"required for {wf.type.value} workflows: name the Deployment")
-    if needs_deployment and wf.artifact is None:
+    if (needs_deployment or wf.type is WorkflowType.MULTI_SERVICE) and wf.artifact is None:
         yield FieldError(f"{root}.artifact", f"required for {wf.type.value} workflows: set artifact.image")
     if wf.type is WorkflowType.BASIC and (wf.target is None or not wf.target.manifests):
         yield FieldError(f"{root}.target.manifests", "required for Basic workflows: list the objects to apply")
@@ -499,9 +491,9 @@ def _pipeline(spec: ConvoyModel, path: str) -> Iterator[FieldError]:
 
 def requirements(spec: PipelineSpec) -> dict[str, list[str]]:
     """Stage → the stages it requires. A stage with `parallel: true` runs beside the previous one: it requires
-    what that one requires, plus its own `requires`. A stage with neither requires the previous stage and every
-    stage beside it, so it waits for the whole parallel group: with stages a, b, c (c parallel to b) and d,
-    b and c require [a] and d requires [b, c]."""
+    what that one requires, plus its own `requires`. A stage with neither `parallel` nor `requires` requires the
+    previous stage and every stage beside it, so it waits for the whole parallel group: with stages a, b,
+    c (parallel to b) and d, b and c require [a] and d requires [b, c]."""
     graph: dict[str, list[str]] = {}
     previous: list[str] | None = None
     group: list[str] = []  # the previous stage and the stages that run beside it
