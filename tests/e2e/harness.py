@@ -69,12 +69,14 @@ class Operator:
         self.liveness_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.log_offset = 0
 
     def start(self) -> None:
         self.starts += 1
         log = self.log_path.open("ab")
         log.write(f"\n===== operator start #{self.starts} =====\n".encode())
         log.flush()
+        self.log_offset = log.tell()
         command = [
             sys.executable, "-m", "convoy.main",
             "--webhook-port", str(self.webhook_port),
@@ -95,7 +97,10 @@ class Operator:
                 alive = response.status == 200
         except OSError:
             return False
-        return alive and "Reconfiguring the validating webhook" in self.log_path.read_text(errors="replace")
+        with self.log_path.open("rb") as log:
+            log.seek(self.log_offset)
+            this_start = log.read().decode(errors="replace")
+        return alive and all(f"Reconfiguring the {kind} webhook" in this_start for kind in ("validating", "mutating"))
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, as when a node dies."""

@@ -125,7 +125,7 @@ def test_retry_twice_attempts_the_step_three_times(convoy: Operator, runs: Runs,
     status = runs.wait_phase("web-retry", "Aborted", "Succeeded", "RolledBack", "Failed", timeout=90)
     assert status["phase"] == "Aborted"
     assert step_record(status, "smoke")["attempts"] == 3
-    assert runs.job_names("web-retry") == ["web-retry-smoke-1", "web-retry-smoke-2", "web-retry-smoke-3"]
+    assert runs.job_names("web-retry") == [f"web-retry-rollout-deploy-smoke-{n}" for n in (1, 2, 3)]
     assert runs.reasons("web-retry").count("StepRetrying") == 2
 
 

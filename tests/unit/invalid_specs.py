@@ -476,11 +476,11 @@ CASES: list[InvalidCase] = [
         "unknown field",
     ),
     case(
-        "unquoted-on-key",
+        "notification-without-events",
         rolling(),
-        {"spec.notifications": [{"true": ["Failed"], "notify": {"message": "failed"}}]},
-        "spec.notifications[0].true",
-        '"on"',
+        {"spec.notifications": [{"notify": {"message": "failed"}}]},
+        "spec.notifications[0].events",
+        "required",
     ),
     # Step kinds
     case("step-without-kind", rolling(), {STEP1: {"name": "nothing"}}, STEP1, "found: none"),
@@ -817,7 +817,7 @@ CASES: list[InvalidCase] = [
     case(
         "trigger-variable-undeclared",
         rolling(),
-        {"spec.triggers": [{"on": "PodTemplate", "variables": {"env": "prod"}}]},
+        {"spec.triggers": [{"source": "PodTemplate", "variables": {"env": "prod"}}]},
         "spec.triggers[0].variables.env",
         "not a declared variable",
     ),

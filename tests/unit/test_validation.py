@@ -111,7 +111,11 @@ def test_baseline_is_valid(name: str) -> None:
         ),
         pytest.param(
             BASELINES["rolling"],
-            {"spec.notifications": [{"on": ["Failed"], "notify": {"message": "${workflow.variables.version} failed"}}]},
+            {
+                "spec.notifications": [
+                    {"events": ["Failed"], "notify": {"message": "${workflow.variables.version} failed"}}
+                ]
+            },
             id="notification",
         ),
         pytest.param(

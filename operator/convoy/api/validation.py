@@ -89,18 +89,12 @@ _PATTERN_MEANING = {
 }
 
 
-# `on:` is a boolean in YAML 1.1, which kubectl and PyYAML speak: the key arrives as true (or "true").
-_UNQUOTED_ON = "an unquoted `on:` key is read as true by YAML: quote it, '\"on\": [...]'"
-
-
 def _field_error(prefix: str, error: Any) -> FieldError:
     loc, kind, message, ctx = error["loc"], error["type"], str(error["msg"]), error.get("ctx", {})
     if kind == "invalid_key":  # the last part of loc is the offending key itself
         loc = (*loc[:-1], str(error["input"]).lower())
     path = prefix + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
-    if kind in ("extra_forbidden", "invalid_key") and loc[-1] == "true":
-        message = f"unknown field: {_UNQUOTED_ON}"
-    elif kind == "invalid_key":
+    if kind == "invalid_key":
         message = "a key must be a string: quote it"
     elif kind == "extra_forbidden":
         message = "unknown field: remove it or check its spelling"

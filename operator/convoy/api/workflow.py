@@ -128,9 +128,9 @@ class NotificationEvent(StrEnum):
 
 
 class Notification(ConvoyModel):
-    """Notify when the run reaches one of `on`."""
+    """Notify when the run reaches one of `events`."""
 
-    on: list[NotificationEvent] = Field(min_length=1, max_length=6)
+    events: list[NotificationEvent] = Field(min_length=1, max_length=6)
     notify: NotifyStep
 
 
@@ -141,7 +141,7 @@ class TriggerSource(StrEnum):
 class Trigger(ConvoyModel):
     """Start a run by itself when the target changes, e.g. an image bumped in git and synced by Argo CD or Flux."""
 
-    on: TriggerSource = Field(description="PodTemplate: the target Deployment's pod template changed.")
+    source: TriggerSource = Field(description="PodTemplate: the target Deployment's pod template changed.")
     variables: dict[str, str] = Field(default_factory=dict, description="Variable values for the started run.")
 
 

@@ -14,7 +14,11 @@ from cryptography.x509.oid import NameOID
 
 
 def self_signed(host: str, directory: Path, *, days: int = 365) -> tuple[Path, Path]:
-    """Write cert.pem and key.pem for `host` (a DNS name or an IP) into `directory`; return their paths."""
+    """cert.pem and key.pem for `host` (a DNS name or an IP) in `directory`: the ones there when still valid for
+    30 days and for this host — so a restarted operator keeps the CA the API server already trusts — else new."""
+    certfile, keyfile = directory / "cert.pem", directory / "key.pem"
+    if _reusable(certfile, keyfile, host):
+        return certfile, keyfile
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
     try:
@@ -35,10 +39,21 @@ def self_signed(host: str, directory: Path, *, days: int = 365) -> tuple[Path, P
         .sign(key, hashes.SHA256())
     )
     directory.mkdir(parents=True, exist_ok=True)
-    certfile, keyfile = directory / "cert.pem", directory / "key.pem"
     certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     keyfile.write_bytes(
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     keyfile.chmod(0o600)
     return certfile, keyfile
+
+
+def _reusable(certfile: Path, keyfile: Path, host: str) -> bool:
+    if not (certfile.is_file() and keyfile.is_file()):
+        return False
+    try:
+        cert = x509.load_pem_x509_certificate(certfile.read_bytes())
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (ValueError, x509.ExtensionNotFound):
+        return False
+    hosts = {str(n) for n in names.get_values_for_type(x509.IPAddress)} | set(names.get_values_for_type(x509.DNSName))
+    return host in hosts and cert.not_valid_after_utc - datetime.now(UTC) > timedelta(days=30)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from convoy.api.common import Variable
-from convoy.api.expressions import ExpressionError, render_tree
+from convoy.api.expressions import ExpressionError, render, render_tree
 from convoy.api.validation import FieldError, InvalidSpec, parse_spec, variable_values
 from convoy.api.workflow import WorkflowSpec
 
@@ -54,6 +54,8 @@ def render_workflow(
     )
     wire = workflow.to_wire()
     try:
+        if workflow.artifact is not None:  # `${artifact.image}` is the image as rendered, variables and all
+            context["artifact.image"] = render(workflow.artifact.image, context)
         rendered = render_tree({k: v for k, v in wire.items() if k != "variables"}, context)
     except ExpressionError as error:
         raise InvalidSpec([FieldError("spec.variables", str(error))]) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from convoy.api.decisions import Decision, DecisionAction
 from convoy.api.steps import ApprovalStep, ErrorKind, FailureAction
-from convoy.api.workflowrun import Awaiting
+from convoy.api.workflowrun import Awaiting, StepState
 from convoy.planner import failures
 from convoy.planner.cycle import Cycle, Position, clip
 from convoy.planner.steps import fail, succeed
@@ -31,13 +31,14 @@ def _apply(c: Cycle, index: int, decision: Decision) -> None:
     who = decision.by or "someone"
     key = f"decision/{index}"
     action = decision.action
-    if action is DecisionAction.ABORT:
+    if action is DecisionAction.ABORT or (action is DecisionAction.ROLLBACK and c.status.started_at is None):
+        # a run that has not started (queued) has nothing to roll back: it just stops
         failures.abort(c, f"aborted by {who}" + (f": {decision.reason}" if decision.reason else ""))
         return
     pos = c.current()
     if action is DecisionAction.ROLLBACK:
         if pos is not None and pos.record.awaiting is Awaiting.INTERVENTION:
-            failures.apply_action(c, pos, FailureAction.ROLLBACK)
+            _intervene(c, pos, decision, key)
         else:
             failures.begin_rollback(c, f"rollback requested by {who}")
         return
@@ -52,25 +53,35 @@ def _apply(c: Cycle, index: int, decision: Decision) -> None:
     record = pos.record
     if action in (DecisionAction.APPROVE, DecisionAction.REJECT):
         _approve(c, pos, decision, key)
-    elif action in (DecisionAction.RESUME, DecisionAction.PROMOTE, DecisionAction.PROMOTE_FULL) and pos.step.pause:
+    elif action in _RESUMES and pos.step.pause and record.state is StepState.WAITING:  # not a pause not begun yet
         record.decided_by = decision.by
         succeed(c, record, f"resumed by {who}")
         c.event(key, "Resumed", f"{pos.step.name} resumed by {who}")
     elif record.awaiting is Awaiting.INTERVENTION and action in _INTERVENTIONS:
-        record.decided_by = decision.by
-        c.event(key, "InterventionDecided", f"{action.value} of {pos.phase.name}/{pos.step.name} by {who}")
-        if action is DecisionAction.RETRY:
-            record.awaiting, record.next_at, record.deadline = Awaiting.RETRY, c.stamp, None
-        else:
-            failures.apply_action(c, pos, _INTERVENTIONS[action])
+        _intervene(c, pos, decision, key)
     else:
         c.event(key, "DecisionIgnored", f"{action.value} by {who} does not apply to step {pos.step.name}", warning=True)
 
 
+_RESUMES = (DecisionAction.RESUME, DecisionAction.PROMOTE, DecisionAction.PROMOTE_FULL)
 _INTERVENTIONS = {
     DecisionAction.RETRY: FailureAction.RETRY,
     DecisionAction.IGNORE: FailureAction.IGNORE,
+    DecisionAction.ROLLBACK: FailureAction.ROLLBACK,
 }
+
+
+def _intervene(c: Cycle, pos: Position, decision: Decision, key: str) -> None:
+    """A person's answer to a step waiting for intervention: recorded on the step, whichever it is."""
+    record, action = pos.record, decision.action
+    record.decided_by = decision.by
+    c.event(
+        key, "InterventionDecided", f"{action.value} of {pos.phase.name}/{pos.step.name} by {decision.by or 'someone'}"
+    )
+    if action is DecisionAction.RETRY:
+        record.awaiting, record.next_at, record.deadline = Awaiting.RETRY, c.stamp, None
+    else:
+        failures.apply_action(c, pos, _INTERVENTIONS[action])
 
 
 def _approve(c: Cycle, pos: Position, decision: Decision, key: str) -> None:

@@ -99,14 +99,21 @@ def apply_action(
         begin_rollback(c, f"rolling back after {where} failed: {record.message}")
 
 
-def abort(c: Cycle, message: str) -> None:
-    """Stop where the run is, without rollback steps (as Harness's Abort)."""
-    for phase_record in c.status.phases:
+def _stop_steps_at_work(c: Cycle) -> None:
+    """Abort every step still running, waiting, or failed with its failure not handled yet (awaiting a retry),
+    deploy and rollback steps alike, so that no step of a run that stops or turns back stays at work."""
+    for phase_record in (*c.status.phases, *c.status.rollback):
         for record in phase_record.steps:
             if record.state in (StepState.RUNNING, StepState.WAITING) or (
                 record.state is StepState.FAILED and record.finished_at is None
             ):
                 record.state, record.awaiting, record.finished_at = StepState.ABORTED, None, c.stamp
+                record.next_at = record.deadline = None
+
+
+def abort(c: Cycle, message: str) -> None:
+    """Stop where the run is, without rollback steps (as Harness's Abort); a rollback under way stops too."""
+    _stop_steps_at_work(c)
     c.status.result = RunResult.ABORTED
     c.status.message = clip(message)
     c.event("aborted", "Aborted", message, warning=True)
@@ -116,10 +123,7 @@ def begin_rollback(c: Cycle, message: str) -> None:
     """Undo every phase that started, in reverse order."""
     if c.status.rolling_back:
         return
-    for phase_record in c.status.phases:
-        for record in phase_record.steps:
-            if record.state in (StepState.RUNNING, StepState.WAITING):
-                record.state, record.awaiting, record.finished_at = StepState.ABORTED, None, c.stamp
+    _stop_steps_at_work(c)
     started = [
         (p, r) for p, r in zip(c.workflow.phases, c.status.phases, strict=True) if r.state is not StepState.PENDING
     ]

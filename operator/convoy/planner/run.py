@@ -68,13 +68,27 @@ def plan(
     c = Cycle(run=run, spec=spec, workflow=rendered, status=status, observed=observed, now=now)
     if status.started_at is None:
         if rendered.concurrency.policy is ConcurrencyPolicy.QUEUE and observed.queued_behind:
-            status.queue_position = len(observed.queued_behind)
-            status.message = clip(f"queued behind {', '.join(observed.queued_behind)} (same target)")
+            decisions.apply_new(c)  # an Abort ends a queued run now, rather than when its turn comes
+            if status.result is None:
+                status.queue_position = len(observed.queued_behind)
+                status.message = clip(f"queued behind {', '.join(observed.queued_behind)} (same target)")
+            else:
+                status.queue_position = None
             return _finish(run, status, c.actions, c.wake, now, observed)
         _start(c)
     decisions.apply_new(c)
     _advance(c)
+    if status.result is not None:
+        _notify(c, _RESULT_NOTIFICATIONS[status.result])
     return _finish(run, status, c.actions, c.wake, now, observed)
+
+
+_RESULT_NOTIFICATIONS = {
+    RunResult.SUCCEEDED: NotificationEvent.SUCCEEDED,
+    RunResult.FAILED: NotificationEvent.FAILED,
+    RunResult.ROLLED_BACK: NotificationEvent.ROLLED_BACK,
+    RunResult.ABORTED: NotificationEvent.ABORTED,
+}
 
 
 def targets(workflow: WorkflowSpec, namespace: str) -> list[str]:
@@ -194,11 +208,15 @@ def _new_attempt(c: Cycle, record: StepRecord) -> None:
 
 
 def _settle_phases(run: RunIdentity, status: WorkflowRunStatus, now: datetime) -> list[Action]:
-    """A phase is done when all its steps are; its state follows from theirs."""
+    """A phase is done when all its steps are, or when the run ended after the phase started (its later steps
+    will never run); its state follows from its steps'."""
     events: list[Action] = []
+    ended = status.result is not None
     for part, records in (("deploy", status.phases), ("rollback", status.rollback)):
         for phase_record in records:
-            if phase_record.finished_at is not None or not all(finished(r) for r in phase_record.steps):
+            done = all(finished(r) for r in phase_record.steps)
+            cut_short = ended and phase_record.state is not StepState.PENDING
+            if phase_record.finished_at is not None or not (done or cut_short):
                 continue
             states = {r.state for r in phase_record.steps}
             if StepState.FAILED in states:
@@ -210,7 +228,9 @@ def _settle_phases(run: RunIdentity, status: WorkflowRunStatus, now: datetime) -
             else:
                 phase_record.state = StepState.SUCCEEDED
             phase_record.finished_at = stamp(now)
-            verb = "rolled back" if part == "rollback" else phase_record.state.value.lower()
+            verb = phase_record.state.value.lower()
+            if part == "rollback":
+                verb = "rolled back" if phase_record.state is StepState.SUCCEEDED else f"rollback {verb}"
             events.append(
                 RecordEvent(
                     key=f"{run.name}/{phase_record.name}/{part}/done",
@@ -232,17 +252,15 @@ def _complete(c: Cycle) -> None:
             else f"rolled back: {status.failure.message if status.failure else 'on request'}"
         )
         c.event("done", status.result.value, status.message, warning=True)
-        _notify(c, NotificationEvent.FAILED if failed_rollback else NotificationEvent.ROLLED_BACK)
     else:
         status.result = RunResult.SUCCEEDED
         status.message = "all phases succeeded"
         c.event("done", "Succeeded", f"workflow {status.workflow} succeeded")
-        _notify(c, NotificationEvent.SUCCEEDED)
 
 
 def _notify(c: Cycle, event: NotificationEvent) -> None:
     for index, notification in enumerate(c.workflow.notifications):
-        if event in notification.on:
+        if event in notification.events:
             send_notification(
                 c, f"notification/{index}/{event.value}", notification.notify.message, notification.notify.webhook
             )
@@ -251,7 +269,7 @@ def _notify(c: Cycle, event: NotificationEvent) -> None:
 def _notify_waiting(c: Cycle, key: str, awaiting: Awaiting | None) -> None:
     if awaiting is Awaiting.APPROVAL:
         for index, notification in enumerate(c.workflow.notifications):
-            if NotificationEvent.WAITING_FOR_APPROVAL in notification.on:
+            if NotificationEvent.WAITING_FOR_APPROVAL in notification.events:
                 send_notification(
                     c, f"{key}/notification/{index}", notification.notify.message, notification.notify.webhook
                 )
@@ -284,10 +302,10 @@ def _finish(
     if status.result is not None and status.result is not RunResult.SUCCEEDED and status.workflow_spec:
         actions.extend(_fail_barriers(status))
     status.phase = _phase(status)
-    current = _current_record(status)
+    current = _current_record(status) if status.result is None else None  # a finished run is at no step
     status.current_phase, status.current_step = (current[0], current[1].name) if current else (None, None)
     if status.phases:
-        done = sum(p.state in (StepState.SUCCEEDED, StepState.FAILED) for p in status.phases)
+        done = sum(p.finished_at is not None for p in status.phases)
         status.progress = f"{done}/{len(status.phases)}"
     status.observed_generation = run.generation
     status.conditions = _conditions(status, now, invalid=invalid)

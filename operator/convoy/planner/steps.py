@@ -48,25 +48,31 @@ def snapshot_name(c: Cycle, pos: Position) -> str:
     return object_name(c.run.name, pos.phase.name, "snapshot", limit=253)
 
 
-def _timed_out(c: Cycle, pos: Position, default: str | None) -> bool:
-    """Whether the attempt ran past the step's timeout (or `default`); registers the deadline as a wake-up."""
+def _time_limit(c: Cycle, pos: Position) -> None:
+    """Fail an attempt still at work past the step's timeout (deploy and rollback steps: the steady-state timeout
+    by default), else wake up at the deadline. Checked after the step looked at the world, so that work which
+    finished while the operator was not looking (a restart, a long outage) counts as done, not as timed out."""
+    record = pos.record
+    default = c.workflow.steady_state_timeout if pos.step.kind in ("deploy", "rollback") else None
     limit = pos.step.timeout or default
-    if limit is None or pos.record.attempt_started_at is None:
-        return False
-    deadline = after(pos.record.attempt_started_at, limit)
-    if c.now >= deadline:
-        fail(pos.record, ErrorKind.TIMEOUT, f"step '{pos.step.name}' did not finish within {limit}")
-        return True
-    c.wake_at(deadline)
-    return False
+    if limit is None or record.attempt_started_at is None or record.state not in (StepState.RUNNING, StepState.WAITING):
+        return
+    deadline = after(record.attempt_started_at, limit)
+    if c.now < deadline:
+        c.wake_at(deadline)
+        return
+    fail(record, ErrorKind.TIMEOUT, f"step '{pos.step.name}' did not finish within {limit}")
+
+
+def applied_key(c: Cycle, pos: Position, part: str) -> str:
+    """The `applied` mark of a phase's change to its workload: `part` is deploy or rollback."""
+    return f"{c.run.name}/{pos.phase.name}/{part}"
 
 
 def deploy(c: Cycle, pos: Position) -> None:
     wf = c.workflow
     namespace, deployment = target_of(wf, pos.phase, c.run.namespace)
-    key = f"{c.run.name}/{pos.phase.name}/deploy"
-    if _timed_out(c, pos, wf.steady_state_timeout):
-        return
+    key = applied_key(c, pos, "deploy")
     if wf.type is WorkflowType.BASIC:
         assert wf.target is not None and wf.target.manifests is not None
         c.act(ApplyManifests(namespace, tuple(wf.target.manifests), snapshot_name(c, pos), key))
@@ -137,10 +143,16 @@ def rollback(c: Cycle, pos: Position) -> None:
     ):
         succeed(c, pos.record, "nothing was deployed in this phase")
         return
-    if _timed_out(c, pos, wf.steady_state_timeout):
-        return
     namespace, deployment = target_of(wf, pos.phase, c.run.namespace)
-    key = f"{c.run.name}/{pos.phase.name}/rollback"
+    key = applied_key(c, pos, "rollback")
+    if wf.type is not WorkflowType.BASIC and deployment is not None:
+        # The `applied` mark tells whether a change of this run reached the Deployment: without it there is
+        # nothing of this run's to undo, and waiting for a restore that never comes would only end in a timeout.
+        workload = c.observed.workload(namespace, deployment)
+        if workload is None or not (workload.applied or "").startswith(f"{c.run.name}/"):
+            found = "not found" if workload is None else "not changed by this run"
+            succeed(c, pos.record, f"nothing to restore: Deployment {namespace}/{deployment} {found}")
+            return
     c.act(RestoreSnapshot(namespace, deployment, snapshot_name(c, pos), key))
     if wf.type is WorkflowType.BASIC:
         assert wf.target is not None and wf.target.manifests is not None
@@ -153,12 +165,15 @@ def rollback(c: Cycle, pos: Position) -> None:
 def job(c: Cycle, pos: Position) -> None:
     spec = pos.step.job
     assert spec is not None
-    if _timed_out(c, pos, None):
-        return
-    name = object_name(c.run.name, pos.step.name, str(pos.record.attempts))
-    _run_job(c, pos, name, spec.template, spec.backoff_limit)
+    _run_job(c, pos, job_name(c, pos), spec.template, spec.backoff_limit)
     if pos.record.state is StepState.SUCCEEDED:
         c.status.outputs.update(spec.outputs)
+
+
+def job_name(c: Cycle, pos: Position) -> str:
+    """A Job per attempt, named after the phase too: two phases (or a phase's steps and its rollback steps) may
+    each have a step of the same name."""
+    return object_name(c.run.name, *pos.key.split("/"))
 
 
 def _run_job(c: Cycle, pos: Position, name: str, template: dict[str, object], backoff_limit: int) -> None:
@@ -177,16 +192,8 @@ def _run_job(c: Cycle, pos: Position, name: str, template: dict[str, object], ba
 def verify(c: Cycle, pos: Position) -> None:
     spec, record = pos.step.verify, pos.record
     assert spec is not None
-    if _timed_out(c, pos, None):
-        return
     if spec.job is not None:
-        _run_job(
-            c,
-            pos,
-            object_name(c.run.name, pos.step.name, "verify", str(record.attempts)),
-            spec.job.template,
-            spec.job.backoff_limit,
-        )
+        _run_job(c, pos, job_name(c, pos), spec.job.template, spec.job.backoff_limit)
         if record.state is StepState.FAILED:
             record.error = ErrorKind.VERIFICATION_FAILED
         return
@@ -321,3 +328,4 @@ EVALUATORS: dict[str, Callable[[Cycle, Position], None]] = {
 
 def evaluate(c: Cycle, pos: Position) -> None:
     EVALUATORS[pos.step.kind](c, pos)
+    _time_limit(c, pos)

@@ -1,0 +1,1 @@
+"""Table-driven tests of the pure planner, driven through a simulated cluster (`sim.py`)."""
