@@ -343,3 +343,49 @@ def test_build_output_is_consumed_by_a_following_run(convoy: Operator, runs: Run
     runs.apply(run("deploy-b42", "web", {"image": status["outputs"]["image"]}))
     assert runs.wait_phase("deploy-b42", "Succeeded", "Failed", "RolledBack", "Aborted")["phase"] == "Succeeded"
     assert available(runs, "web", "registry.example/web:b42")
+
+
+def basic(*steps: dict[str, Any]) -> dict[str, Any]:
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "site"},
+        "data": {"greeting": "${workflow.variables.greeting}"},
+    }
+    deployment = yaml.safe_load(deployment_manifest("site", "registry.example/site:1.0", replicas=2))
+    return {
+        "type": "Basic",
+        "target": {"manifests": [config, deployment]},
+        "variables": [{"name": "greeting", "default": "hello"}],
+        "phases": [{"name": "apply", "steps": [{"name": "apply", "deploy": {}}, *steps]}],
+    }
+
+
+def test_basic_applies_its_manifests_and_rollback_removes_what_it_created(convoy: Operator, runs: Runs) -> None:
+    # given a Basic workflow whose objects do not exist yet
+    runs.apply(workflow("site", basic()))
+    # when it runs, the objects are applied and the Deployment becomes available
+    runs.apply(run("site-1", "site", {"greeting": "hi"}))
+    assert runs.wait_phase("site-1", "Succeeded", "Failed", "RolledBack", "Aborted", timeout=90)["phase"] == "Succeeded"
+    assert runs.core.read_namespaced_config_map("site", runs.namespace).data == {"greeting": "hi"}
+    assert available(runs, "site", "registry.example/site:1.0")
+    # when a later run fails after applying, the rollback puts back what was there before
+    runs.apply(workflow("site", basic(failing_job(failureStrategies=on_error("Rollback")))))
+    runs.apply(run("site-2", "site", {"greeting": "bonjour"}))
+    assert (
+        runs.wait_phase("site-2", "RolledBack", "Failed", "Succeeded", "Aborted", timeout=90)["phase"] == "RolledBack"
+    )
+    wait_for(lambda: runs.core.read_namespaced_config_map("site", runs.namespace).data == {"greeting": "hi"}, 30)
+    # and a run in a fresh namespace-less state removes objects it created itself
+    runs.core.delete_namespaced_config_map("site", runs.namespace)
+    runs.apps.delete_namespaced_deployment("site", runs.namespace)
+    wait_for(
+        lambda: not runs.apps.list_namespaced_deployment(runs.namespace, field_selector="metadata.name=site").items, 30
+    )
+    runs.apply(run("site-3", "site", {"greeting": "hola"}))
+    assert (
+        runs.wait_phase("site-3", "RolledBack", "Failed", "Succeeded", "Aborted", timeout=90)["phase"] == "RolledBack"
+    )
+    wait_for(
+        lambda: not runs.core.list_namespaced_config_map(runs.namespace, field_selector="metadata.name=site").items, 30
+    )

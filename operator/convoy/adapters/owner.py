@@ -7,6 +7,11 @@ from typing import Any
 
 from convoy.api.common import API_VERSION
 
+APPLIED = "convoy.dev/applied"
+"""Annotation on what a run changed: the key of the change, so the planner knows it reached the object."""
+RUN = "convoy.dev/run"
+"""Annotation (namespace/name) or label (name) naming the run that changed or owns an object."""
+
 
 @dataclass(frozen=True)
 class Owner:

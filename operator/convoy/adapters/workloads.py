@@ -13,12 +13,10 @@ from typing import Any, cast
 from kubernetes_asyncio import client
 
 from convoy.adapters.kube import api, call, create_once, get_or_none
-from convoy.adapters.owner import Owner
+from convoy.adapters.manifests import restore_manifests
+from convoy.adapters.owner import APPLIED, RUN, Owner
 from convoy.planner.actions import RestoreSnapshot, SetImage
 from convoy.planner.observed import Workload
-
-APPLIED = "convoy.dev/applied"
-RUN = "convoy.dev/run"
 
 
 def _container(template: dict[str, Any], name: str | None) -> dict[str, Any] | None:
@@ -111,7 +109,12 @@ async def set_image(owner: Owner, action: SetImage) -> None:
 async def restore_snapshot(owner: Owner, action: RestoreSnapshot) -> None:
     core = client.CoreV1Api(api())
     snapshot = await get_or_none("configmaps", core.read_namespaced_config_map(action.snapshot, action.namespace))
-    if snapshot is None or action.deployment is None:
+    if snapshot is None:
+        return
+    if "objects" in (snapshot.data or {}):
+        await restore_manifests(owner, action, snapshot.data)
+        return
+    if action.deployment is None:
         return
     deployment = await read_deployment(action.namespace, action.deployment)
     if deployment is None or (deployment["metadata"].get("annotations") or {}).get(APPLIED) == action.key:

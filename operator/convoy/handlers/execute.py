@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from convoy.adapters import events, jobs, measure, notify, resources, workloads
+from convoy.adapters import events, jobs, manifests, measure, notify, resources, workloads
 from convoy.adapters.owner import Owner
 from convoy.planner.actions import (
     Action,
+    ApplyManifests,
     DeleteJob,
     EnsureJob,
     MarkBarrier,
@@ -24,6 +25,8 @@ async def perform(owner: Owner, action: Action, measurements: dict[str, Measurem
     match action:
         case SetImage():
             await workloads.set_image(owner, action)
+        case ApplyManifests():
+            await manifests.apply_manifests(owner, action)
         case RestoreSnapshot():
             await workloads.restore_snapshot(owner, action)
         case EnsureJob():

@@ -156,7 +156,12 @@ def rollback(c: Cycle, pos: Position) -> None:
     c.act(RestoreSnapshot(namespace, deployment, snapshot_name(c, pos), key))
     if wf.type is WorkflowType.BASIC:
         assert wf.target is not None and wf.target.manifests is not None
-        names = [m.get("metadata", {}).get("name", "") for m in wf.target.manifests if m.get("kind") == "Deployment"]
+        # A Deployment the run created is deleted by the restore: once it is gone there is nothing to wait for.
+        names = [
+            name
+            for m in wf.target.manifests
+            if m.get("kind") == "Deployment" and c.observed.workload(namespace, name := m["metadata"]["name"])
+        ]
     else:
         names = [deployment] if deployment else []
     _await_rollout(c, pos, namespace, names, key)
