@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import random
 from pathlib import Path
 
 import kopf
@@ -31,6 +32,13 @@ def parse(argv: list[str] | None = None) -> tuple[config.OperatorConfig, argpars
     parser.add_argument("--webhook-keyfile", type=Path)
     parser.add_argument("--metrics-port", type=int, default=8080, help="Prometheus metrics; 0 disables them")
     parser.add_argument("--peering", default=None, help="kopf peering name: replicas with one active (HA)")
+    parser.add_argument(
+        "--priority",
+        type=int,
+        default=None,
+        help="peering priority; the highest active replica works, the others stand by (default: random, "
+        "as replicas of equal priority would all pause)",
+    )
     parser.add_argument("--liveness", default=None, help="e.g. http://0.0.0.0:8081/healthz")
     parser.add_argument("--log-format", choices=["plain", "json"], default="plain")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -66,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         namespaces=list(cfg.namespaces),
         standalone=args.peering is None,
         peering_name=args.peering,
+        priority=args.priority if args.priority is not None else random.randint(1, 2**31 - 1),
         liveness_endpoint=args.liveness,
     )
     return 0

@@ -43,6 +43,7 @@ def to_workload(obj: dict[str, Any], container: str | None) -> Workload:
         available_replicas=status.get("availableReplicas", 0),
         image=chosen.get("image") if chosen else None,
         applied=(meta.get("annotations") or {}).get(APPLIED),
+        selector=dict((spec.get("selector") or {}).get("matchLabels") or {}),
         progress_deadline_exceeded=any(
             c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded" for c in conditions
         ),

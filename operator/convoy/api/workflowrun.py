@@ -133,6 +133,14 @@ class RunResult(StrEnum):
     ABORTED = "Aborted"
 
 
+class CanaryPods(StatusModel):
+    """Pod counts of a canary split: what the run asked for at its current weight."""
+
+    total: int
+    stable: int
+    canary: int
+
+
 class Revisions(StatusModel):
     """The revisions involved: what ran before the run (restored on rollback) and what it deploys."""
 
@@ -154,6 +162,7 @@ class WorkflowRunStatus(StatusModel):
     current_step: str | None = None
     progress: str | None = Field(default=None, description="Finished phases / all phases, e.g. '2/4'.")
     weight: int | None = Field(default=None, description="Current canary weight.")
+    canary: CanaryPods | None = None
     queue_position: int | None = None
     revisions: Revisions | None = None
     phases: list[PhaseRecord] = Field(default_factory=list)

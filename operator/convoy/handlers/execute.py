@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from convoy.adapters import events, jobs, manifests, measure, notify, resources, workloads
+from convoy.adapters import canary, events, jobs, manifests, measure, notify, resources, services, workloads
 from convoy.adapters.owner import Owner
+from convoy.adapters.routes import ROUTER
 from convoy.planner.actions import (
     Action,
     ApplyManifests,
+    DeleteDeployment,
     DeleteJob,
+    EnsureCanary,
     EnsureJob,
     MarkBarrier,
     Measure,
     Notify,
+    PointService,
     RecordEvent,
     RestoreSnapshot,
+    ScaleDeployment,
     SetImage,
+    SetRouteWeights,
 )
 from convoy.planner.observed import Measurement
 
@@ -43,5 +49,15 @@ async def perform(owner: Owner, action: Action, measurements: dict[str, Measurem
             await resources.annotate(
                 "workflowruns", owner.namespace, owner.name, {BARRIER_PREFIX + action.name: action.state}
             )
+        case EnsureCanary():
+            await canary.ensure_canary(owner, action)
+        case ScaleDeployment():
+            await canary.scale(owner, action)
+        case DeleteDeployment():
+            await canary.delete(action)
+        case PointService():
+            await services.point_service(owner, action)
+        case SetRouteWeights():
+            await ROUTER.set_weights(action)
         case _:
             raise NotImplementedError(f"no adapter performs {type(action).__name__}")

@@ -139,14 +139,15 @@ def _validate(body: kopf.Body, userinfo: kopf.UserInfo, resource: kopf.Resource,
         raise kopf.AdmissionError("; ".join(str(e) for e in errors), code=422)
 
 
-for _plural in BY_PLURAL:
-    kopf.on.validate(GROUP, VERSION, _plural, id=f"validate-{_plural}", operations=["CREATE", "UPDATE"])(_validate)
-
-
-@kopf.on.mutate(GROUP, VERSION, "workflowruns", id="stamp-workflowruns", operations=["CREATE", "UPDATE"])
-@kopf.on.mutate(GROUP, VERSION, "pipelineruns", id="stamp-pipelineruns", operations=["CREATE", "UPDATE"])
 def stamp_decisions(body: kopf.Body, userinfo: kopf.UserInfo, patch: kopf.Patch, **kwargs: Any) -> None:
     old = kwargs.get("old")
     stamped = admission.stamped_decisions(dict(body), dict(old) if old is not None else None, dict(userinfo))
     if stamped is not None:
         patch["spec"] = {"decisions": stamped}
+
+
+if config.current.webhook_host is not None:  # kopf refuses to start with admission handlers but no server
+    for _plural in BY_PLURAL:
+        kopf.on.validate(GROUP, VERSION, _plural, id=f"validate-{_plural}", operations=["CREATE", "UPDATE"])(_validate)
+    for _plural in ("workflowruns", "pipelineruns"):
+        kopf.on.mutate(GROUP, VERSION, _plural, id=f"stamp-{_plural}", operations=["CREATE", "UPDATE"])(stamp_decisions)

@@ -8,27 +8,30 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
 from convoy.adapters import jobs, resources, workloads
 from convoy.adapters.owner import Owner
+from convoy.adapters.routes import ROUTER
 from convoy.api.validation import FieldError, InvalidSpec, parse_spec
-from convoy.api.workflow import WorkflowSpec
+from convoy.api.workflow import WorkflowSpec, WorkflowType
 from convoy.api.workflowrun import WorkflowRunSpec, WorkflowRunStatus
 from convoy.handlers.execute import perform
 from convoy.handlers.index import RunIndex
-from convoy.planner.actions import Action
+from convoy.planner.actions import Action, PointService, SetRouteWeights
+from convoy.planner.canary import canary_name
 from convoy.planner.cycle import RunIdentity
-from convoy.planner.observed import Measurement, Observed, Workload
+from convoy.planner.observed import Measurement, Observed, Route, Workload
 from convoy.planner.run import Plan, plan, resolve, targets
 
 log = logging.getLogger(__name__)
 PLURAL = "workflowruns"
 MAX_PLANS = 5
 MAX_CONFLICTS = 5
+UNWATCHED = (SetRouteWeights, PointService)
 
 
 async def resolve_workflow(namespace: str, spec: WorkflowRunSpec) -> WorkflowSpec | InvalidSpec:
@@ -71,8 +74,23 @@ async def observe(
         workload = await workloads.observe(namespace, name, container)
         if workload is not None:
             found[target] = workload
+    routes: dict[str, Route] = {}
+    if rendered.type is WorkflowType.CANARY:
+        for target in wanted:
+            namespace, name = target.split("/", 1)
+            workload = await workloads.observe(namespace, canary_name(name), container)
+            if workload is not None:
+                found[f"{namespace}/{workload.name}"] = workload
+        route = rendered.canary.traffic_route if rendered.canary else None
+        if route is not None:
+            seen = await ROUTER.observe(
+                identity.namespace, route.http_route, route.stable_service, route.canary_service
+            )
+            if seen is not None:
+                routes[f"{identity.namespace}/{route.http_route}"] = seen
     queued_behind = () if status.started_at else index.ahead_of(identity.namespace, identity.name, wanted)
     return Observed(
+        routes=routes,
         workloads=found,
         jobs=await jobs.observe(identity.namespace, identity.name),
         queued_behind=queued_behind,
@@ -132,11 +150,15 @@ async def _reconcile_once(body: dict[str, Any], index: RunIndex) -> datetime | N
             break
         observed = replace(observed, measurements=dict(measurements))
     assert result is not None
+    wake_at = result.wake_at
+    if any(isinstance(a, UNWATCHED) for a in done):  # no watch event will say when these took effect
+        soon = now + timedelta(seconds=1)
+        wake_at = soon if wake_at is None else min(wake_at, soon)
     new_status = result.status.to_wire()
     if new_status != body.get("status"):
         updated = await resources.replace_status(PLURAL, body, new_status)
         index.observe(updated)
-    return result.wake_at
+    return wake_at
 
 
 class UnreadableStatus(Exception):

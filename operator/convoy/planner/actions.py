@@ -95,6 +95,69 @@ class MarkBarrier:
     state: str
 
 
+@dataclass(frozen=True)
+class EnsureCanary:
+    """A canary Deployment `name` beside `stable`: the stable pod template with `image`, `replicas` pods, marked
+    `applied` = key. `relabel`: the stable selector's label values get '-canary', so the stable Service never
+    selects the canary's pods (traffic-route split); otherwise both are behind the one Service (replica split)."""
+
+    namespace: str
+    stable: str
+    name: str
+    image: str
+    container: str | None
+    replicas: int
+    relabel: bool
+    key: str
+
+
+@dataclass(frozen=True)
+class ScaleDeployment:
+    namespace: str
+    name: str
+    replicas: int
+
+
+@dataclass(frozen=True)
+class DeleteDeployment:
+    namespace: str
+    name: str
+
+
+@dataclass(frozen=True)
+class PointService:
+    """Set a Service's selector (the canary Service at the canary's pods; blue/green swaps)."""
+
+    namespace: str
+    service: str
+    selector: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class SetRouteWeights:
+    """Set the backend weights of the route's main rule, and the header-match rule that always reaches the canary."""
+
+    namespace: str
+    route: str
+    stable_service: str
+    canary_service: str
+    canary_weight: int
+    header_match: tuple[tuple[str, str], ...] = ()
+
+
 Action = (
-    SetImage | ApplyManifests | RestoreSnapshot | EnsureJob | DeleteJob | Measure | Notify | RecordEvent | MarkBarrier
+    SetImage
+    | ApplyManifests
+    | RestoreSnapshot
+    | EnsureJob
+    | DeleteJob
+    | Measure
+    | Notify
+    | RecordEvent
+    | MarkBarrier
+    | EnsureCanary
+    | ScaleDeployment
+    | DeleteDeployment
+    | PointService
+    | SetRouteWeights
 )

@@ -23,6 +23,7 @@ class Workload:
     image: str | None = None
     applied: str | None = None
     progress_deadline_exceeded: bool = False
+    selector: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def rolled_out(self) -> bool:
@@ -35,6 +36,13 @@ class Workload:
             and self.available_replicas == self.replicas
             and self.status_replicas == self.replicas
         )
+
+
+@dataclass(frozen=True)
+class Route:
+    """A traffic route as seen: the weight of each backend Service of the rule Convoy manages."""
+
+    weights: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -69,15 +77,21 @@ class BarrierView:
 
 @dataclass(frozen=True)
 class Observed:
-    """Everything the planner may look at this cycle. Keys: workloads by 'namespace/name', jobs by name,
-    measurements by the key of the Measure action that produced them, barriers by name."""
+    """Everything the planner may look at this cycle. Keys: workloads, routes and services (their selectors) by
+    'namespace/name', jobs by name, measurements by the key of the Measure action that produced them, barriers by
+    name."""
 
     workloads: Mapping[str, Workload] = field(default_factory=dict)
     jobs: Mapping[str, JobResult] = field(default_factory=dict)
     measurements: Mapping[str, Measurement] = field(default_factory=dict)
     barriers: Mapping[str, BarrierView] = field(default_factory=dict)
+    routes: Mapping[str, Route] = field(default_factory=dict)
+    services: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     queued_behind: tuple[str, ...] = ()
     in_pipeline: bool = False
 
     def workload(self, namespace: str, name: str) -> Workload | None:
         return self.workloads.get(f"{namespace}/{name}")
+
+    def route(self, namespace: str, name: str) -> Route | None:
+        return self.routes.get(f"{namespace}/{name}")

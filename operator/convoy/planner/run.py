@@ -31,8 +31,9 @@ from convoy.planner import decisions, failures
 from convoy.planner.actions import Action, MarkBarrier, RecordEvent
 from convoy.planner.context import render_workflow
 from convoy.planner.cycle import Cycle, Position, RunIdentity, clip, finished, target_of
+from convoy.planner.dispatch import evaluate
 from convoy.planner.observed import Observed
-from convoy.planner.steps import evaluate, send_notification
+from convoy.planner.steps import send_notification
 from convoy.planner.timeutil import parse, stamp
 
 MAX_STEPS_PER_CYCLE = 500

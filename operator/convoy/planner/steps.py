@@ -4,8 +4,6 @@ strategy is applied by the caller)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from convoy.api.steps import ErrorKind, TimeoutAction, WebhookTarget
 from convoy.api.workflow import WorkflowType
 from convoy.api.workflowrun import Awaiting, Revisions, StepRecord, StepState
@@ -48,7 +46,7 @@ def snapshot_name(c: Cycle, pos: Position) -> str:
     return object_name(c.run.name, pos.phase.name, "snapshot", limit=253)
 
 
-def _time_limit(c: Cycle, pos: Position) -> None:
+def time_limit(c: Cycle, pos: Position) -> None:
     """Fail an attempt still at work past the step's timeout (deploy and rollback steps: the steady-state timeout
     by default), else wake up at the deadline. Checked after the step looked at the world, so that work which
     finished while the operator was not looking (a restart, a long outage) counts as done, not as timed out."""
@@ -79,10 +77,10 @@ def deploy(c: Cycle, pos: Position) -> None:
         deployments = [
             m.get("metadata", {}).get("name", "") for m in wf.target.manifests if m.get("kind") == "Deployment"
         ]
-        _await_rollout(c, pos, namespace, deployments, key)
+        await_rollout(c, pos, namespace, deployments, key)
         return
     if wf.type not in (WorkflowType.ROLLING, WorkflowType.MULTI_SERVICE):
-        fail(pos.record, ErrorKind.DEPLOYMENT_FAILED, f"{wf.type.value} workflows are not supported by this operator")
+        unsupported(c, pos)
         return
     assert deployment is not None and wf.artifact is not None
     workload = c.observed.workload(namespace, deployment)
@@ -94,17 +92,17 @@ def deploy(c: Cycle, pos: Position) -> None:
         )
         return
     if pos.phase_index == 0 or wf.type is WorkflowType.MULTI_SERVICE:
-        _record_revisions(c, stable=workload.image, new=wf.artifact.image)
+        record_revisions(c, stable=workload.image, new=wf.artifact.image)
     c.act(SetImage(namespace, deployment, wf.artifact.container, wf.artifact.image, snapshot_name(c, pos), key))
-    _await_rollout(c, pos, namespace, [deployment], key)
+    await_rollout(c, pos, namespace, [deployment], key)
 
 
-def _record_revisions(c: Cycle, *, stable: str | None, new: str) -> None:
+def record_revisions(c: Cycle, *, stable: str | None, new: str) -> None:
     if c.status.revisions is None:
         c.status.revisions = Revisions(stable=stable, new=new)
 
 
-def _await_rollout(c: Cycle, pos: Position, namespace: str, deployments: list[str], key: str) -> None:
+def await_rollout(c: Cycle, pos: Position, namespace: str, deployments: list[str], key: str) -> None:
     pending = []
     for name in deployments:
         workload = c.observed.workload(namespace, name)
@@ -164,7 +162,7 @@ def rollback(c: Cycle, pos: Position) -> None:
         ]
     else:
         names = [deployment] if deployment else []
-    _await_rollout(c, pos, namespace, names, key)
+    await_rollout(c, pos, namespace, names, key)
 
 
 def job(c: Cycle, pos: Position) -> None:
@@ -316,21 +314,3 @@ def unsupported(c: Cycle, pos: Position) -> None:
         ErrorKind.DEPLOYMENT_FAILED,
         f"{pos.step.kind} steps are not supported in {c.workflow.type.value} workflows by this operator",
     )
-
-
-EVALUATORS: dict[str, Callable[[Cycle, Position], None]] = {
-    "deploy": deploy,
-    "rollback": rollback,
-    "job": job,
-    "verify": verify,
-    "approval": approval,
-    "pause": pause,
-    "barrier": barrier,
-    "notify": notify,
-    "swap": unsupported,
-}
-
-
-def evaluate(c: Cycle, pos: Position) -> None:
-    EVALUATORS[pos.step.kind](c, pos)
-    _time_limit(c, pos)

@@ -28,17 +28,22 @@ from convoy.api.workflowrun import PhaseRecord, PipelineRunRef, RunPhase, StepRe
 from convoy.planner.actions import (
     Action,
     ApplyManifests,
+    DeleteDeployment,
     DeleteJob,
+    EnsureCanary,
     EnsureJob,
     MarkBarrier,
     Measure,
     Notify,
+    PointService,
     RecordEvent,
     RestoreSnapshot,
+    ScaleDeployment,
     SetImage,
+    SetRouteWeights,
 )
 from convoy.planner.cycle import RunIdentity
-from convoy.planner.observed import BarrierView, JobResult, Measurement, Observed, Outcome, Workload
+from convoy.planner.observed import BarrierView, JobResult, Measurement, Observed, Outcome, Route, Workload
 from convoy.planner.run import Plan, plan
 
 from .builders import DEPLOYMENT, NAMESPACE, OLD_IMAGE, RUN_NAME
@@ -128,6 +133,9 @@ class Cluster:
     notified: dict[str, Notify] = field(default_factory=dict)
     changes: list[SetImage | RestoreSnapshot] = field(default_factory=list)  # changes that patched a Deployment
     changed: bool = False  # an object changed since the last observation: a watch event is on its way
+    routes: dict[str, dict[str, int]] = field(default_factory=dict)  # by "namespace/route": weight per Service
+    route_headers: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    services: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # selectors Convoy set
 
     @classmethod
     def with_deployments(cls, *names: str, image: str = OLD_IMAGE) -> Cluster:
@@ -143,6 +151,7 @@ class Cluster:
         self.changed = False
         return Observed(
             workloads={k: d.workload() for k, d in self.deployments.items()},
+            routes={k: Route(weights=dict(w)) for k, w in self.routes.items()},
             jobs={name: result or JobResult() for name, result in self.jobs.items()},
             barriers=dict(self.barriers),
             queued_behind=queued_behind,
@@ -191,6 +200,38 @@ class Cluster:
                 self.marks[action.name] = action.state
             case ApplyManifests():
                 raise AssertionError("Basic workflows are not simulated")
+            case EnsureCanary():
+                self._ensure_canary(action)
+            case ScaleDeployment():
+                d = self.deployments.get(f"{action.namespace}/{action.name}")
+                if d is not None and d.replicas != action.replicas:
+                    d.replicas, d.generation, self.changed = action.replicas, d.generation + 1, True
+                    d.rollout = self.rollouts.get(d.name, Rollout.ROLLING)
+            case DeleteDeployment():
+                if self.deployments.pop(f"{action.namespace}/{action.name}", None) is not None:
+                    self.changed = True
+            case SetRouteWeights():
+                key = f"{action.namespace}/{action.route}"
+                if key in self.routes:
+                    self.routes[key] = {
+                        action.stable_service: 100 - action.canary_weight,
+                        action.canary_service: action.canary_weight,
+                    }
+                    self.route_headers[key] = action.header_match
+            case PointService():
+                self.services[f"{action.namespace}/{action.service}"] = action.selector
+
+    def _ensure_canary(self, action: EnsureCanary) -> None:
+        key = f"{action.namespace}/{action.name}"
+        d = self.deployments.get(key)
+        if d is None:
+            self.deployments[key] = Deployment(
+                action.namespace, action.name, action.image, action.key, action.replicas, rollout=Rollout.ROLLING
+            )
+            self.changed = True
+        elif (d.image, d.replicas, d.applied) != (action.image, action.replicas, action.key):
+            d.image, d.replicas, d.applied, d.generation = action.image, action.replicas, action.key, d.generation + 1
+            d.rollout, self.changed = self.rollouts.get(d.name, Rollout.ROLLING), True
 
     def _set_image(self, action: SetImage) -> None:
         d = self.deployments.get(f"{action.namespace}/{action.deployment}")

@@ -1,0 +1,33 @@
+"""Which evaluator a step gets: by its kind, and for deploy and rollback steps, by the workflow's type."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from convoy.api.workflow import WorkflowType
+from convoy.planner import canary, steps
+from convoy.planner.cycle import Cycle, Position
+
+Evaluator = Callable[[Cycle, Position], None]
+
+_BY_KIND: dict[str, Evaluator] = {
+    "deploy": steps.deploy,
+    "rollback": steps.rollback,
+    "job": steps.job,
+    "verify": steps.verify,
+    "approval": steps.approval,
+    "pause": steps.pause,
+    "barrier": steps.barrier,
+    "notify": steps.notify,
+    "swap": steps.unsupported,
+}
+_BY_TYPE: dict[tuple[WorkflowType, str], Evaluator] = {
+    (WorkflowType.CANARY, "deploy"): canary.deploy,
+    (WorkflowType.CANARY, "rollback"): canary.rollback,
+}
+
+
+def evaluate(c: Cycle, pos: Position) -> None:
+    kind = pos.step.kind
+    _BY_TYPE.get((c.workflow.type, kind), _BY_KIND[kind])(c, pos)
+    steps.time_limit(c, pos)

@@ -1,0 +1,378 @@
+"""The Helm chart, rendered by the real `helm`: lint-clean, restricted pod security, and RBAC that is exactly the
+reviewed table — the operator's rules (the same table as charts/convoy/README.md) and the user roles that keep
+rolling back apart from deploying."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "convoy"
+NAMESPACE = "convoy-system"
+RELEASE = "convoy"  # the full name is then "convoy"
+Doc = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of the permissions table: verbs on one resource, in the configurations named by `when`."""
+
+    group: str
+    resource: str
+    verbs: frozenset[str]
+    names: frozenset[str]
+    when: str
+    needed_by: str
+
+
+def _rule(group: str, resource: str, verbs: str, names: str, when: str, needed_by: str) -> Rule:
+    return Rule(group, resource, frozenset(verbs.split(", ")), frozenset(names.split(", ")) - {""}, when, needed_by)
+
+
+ALWAYS, NAMESPACED, HA, HA_NAMESPACED = (
+    "always",
+    "watchNamespaces",
+    "replicaCount > 1",
+    "replicaCount > 1, watchNamespaces",
+)
+ADMISSION = "kopf _core/engines/admission.py configuration_manager"
+PEERING = "kopf _core/engines/peering.py"
+# fmt: off
+# The operator's permissions, row for row as in charts/convoy/README.md ("Operator permissions"). A rule the chart
+# grants must be here and there, with the code that needs it.
+RULES = (
+    _rule("convoy.dev", "workflowruns", "get, list, watch, patch", "", ALWAYS, "handlers/operator.py run_event (kopf watch); adapters/resources.py read, list_all (startup), annotate (barrier marks)"),
+    _rule("convoy.dev", "workflows", "get, list, watch", "", ALWAYS, "handlers/operator.py workflow_event (kopf watch); handlers/workflowruns.py resolve_workflow; handlers/definitions.py reconcile"),
+    _rule("convoy.dev", "pipelines", "get, list, watch", "", ALWAYS, "handlers/operator.py pipeline_event (kopf watch); handlers/definitions.py reconcile"),
+    _rule("convoy.dev", "workflowruns/status", "patch", "", ALWAYS, "adapters/resources.py replace_status, from handlers/workflowruns.py reconcile"),
+    _rule("convoy.dev", "workflows/status", "patch", "", ALWAYS, "adapters/resources.py replace_status, from handlers/definitions.py reconcile"),
+    _rule("convoy.dev", "pipelines/status", "patch", "", ALWAYS, "adapters/resources.py replace_status, from handlers/definitions.py reconcile"),
+    _rule("apps", "deployments", "get, list, watch, create, patch, delete", "", ALWAYS, "handlers/operator.py deployment_event (kopf watch); adapters/workloads.py read_deployment, set_image, restore_snapshot; adapters/canary.py ensure_canary, scale, delete"),
+    _rule("", "services", "get, patch", "", ALWAYS, "adapters/services.py point_service (the canary Service's selector)"),
+    _rule("gateway.networking.k8s.io", "httproutes", "get, patch", "", ALWAYS, "adapters/routes.py GatewayRouter observe, set_weights"),
+    _rule("batch", "jobs", "create, list, watch, delete", "", ALWAYS, "handlers/operator.py job_event (kopf watch); adapters/jobs.py ensure_job, observe, delete_job"),
+    _rule("", "configmaps", "create, get", "", ALWAYS, "adapters/workloads.py _ensure_snapshot (create), restore_snapshot (get)"),
+    _rule("", "events", "create", "", ALWAYS, "adapters/events.py record_event"),
+    _rule("", "secrets", "get", "", ALWAYS, "adapters/notify.py notify (the webhook URL of a notify step)"),
+    _rule("apiextensions.k8s.io", "customresourcedefinitions", "list, watch", "", ALWAYS, "kopf _core/reactor/observation.py resource_observer"),
+    _rule("admissionregistration.k8s.io", "validatingwebhookconfigurations", "create", "", ALWAYS, f"{ADMISSION} (creates it when absent)"),
+    _rule("admissionregistration.k8s.io", "validatingwebhookconfigurations", "patch", "convoy.dev", ALWAYS, f"{ADMISSION} (handlers/operator.py startup: admission.managed)"),
+    _rule("admissionregistration.k8s.io", "mutatingwebhookconfigurations", "create", "", ALWAYS, f"{ADMISSION} (creates it when absent)"),
+    _rule("admissionregistration.k8s.io", "mutatingwebhookconfigurations", "patch", "convoy.dev", ALWAYS, f"{ADMISSION} (handlers/operator.py startup: admission.managed)"),
+    _rule("", "namespaces", "list, watch", "", NAMESPACED, "kopf _core/reactor/observation.py namespace_observer"),
+    _rule("kopf.dev", "clusterkopfpeerings", "list, watch", "", HA, f"{PEERING} process_peering_event (watch)"),
+    _rule("kopf.dev", "clusterkopfpeerings", "patch", "(fullname)", HA, f"{PEERING} touch, clean (keep-alives)"),
+    _rule("kopf.dev", "kopfpeerings", "list, watch", "", HA_NAMESPACED, f"{PEERING} process_peering_event (watch)"),
+    _rule("kopf.dev", "kopfpeerings", "patch", "(fullname)", HA_NAMESPACED, f"{PEERING} touch, clean (keep-alives)"),
+)
+# fmt: on
+CLUSTER_SCOPED = {
+    "customresourcedefinitions",
+    "namespaces",
+    "validatingwebhookconfigurations",
+    "mutatingwebhookconfigurations",
+    "clusterkopfpeerings",
+}
+Grant = tuple[str, str, frozenset[str], frozenset[str]]  # group, resource, verbs, resource names
+
+
+def helm_binary() -> str:
+    """`helm` from PATH, else the one hack/build-tools.sh built into the cache."""
+    found = shutil.which("helm")
+    if found:
+        return found
+    cache = Path(
+        os.environ.get("CONVOY_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "convoy"
+    )
+    built = sorted(cache.glob("*/bin/helm"))
+    if not built:
+        pytest.fail(
+            f"helm is not on PATH nor in {cache}/*/bin: run `hack/build-tools.sh` (it builds helm from source)",
+            pytrace=False,
+        )
+    return str(built[-1])
+
+
+def helm(*args: str) -> str:
+    result = subprocess.run([helm_binary(), *args], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, f"helm {' '.join(args)} failed:\n{result.stderr}{result.stdout}"
+    return result.stdout + result.stderr
+
+
+@functools.cache
+def render(*sets: str) -> tuple[Doc, ...]:
+    """The chart's documents for `--set` values (cached: the tests only read them)."""
+    flags = [flag for value in sets for flag in ("--set", value)]
+    out = helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, *flags)
+    return tuple(doc for doc in yaml.safe_load_all(out) if doc)
+
+
+def find(docs: tuple[Doc, ...], kind: str, name: str, namespace: str | None = None) -> Doc:
+    found = [
+        d
+        for d in docs
+        if d["kind"] == kind and d["metadata"]["name"] == name and d["metadata"].get("namespace") == namespace
+    ]
+    assert len(found) == 1, f"{len(found)} {kind} named {name} in namespace {namespace}"
+    return found[0]
+
+
+def grants(role: Doc) -> list[Grant]:
+    """A role's rules, one entry per resource."""
+    return [
+        (group, resource, frozenset(rule["verbs"]), frozenset(rule.get("resourceNames") or ()))
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    ]
+
+
+def expected(rules: tuple[Rule, ...], *, fullname: str = RELEASE) -> list[Grant]:
+    names = {"(fullname)": fullname}
+    return [(r.group, r.resource, r.verbs, frozenset(names.get(n, n) for n in r.names)) for r in rules]
+
+
+def rows(*whens: str, cluster_scoped: bool | None = None) -> tuple[Rule, ...]:
+    return tuple(
+        r
+        for r in RULES
+        if r.when in whens and (cluster_scoped is None or (r.resource in CLUSTER_SCOPED) == cluster_scoped)
+    )
+
+
+def assert_grants_exactly(role: Doc, rules: tuple[Rule, ...]) -> None:
+    """The role grants these rules: nothing missing, nothing more, nothing twice."""
+    granted, wanted = grants(role), expected(rules)
+    assert len(granted) == len(set(granted)), f"a rule is granted twice: {granted}"
+    extra = set(granted) - set(wanted)
+    assert extra == set(), "granted but not in the table: review it, then add it here and to charts/convoy/README.md"
+    assert set(wanted) - set(granted) == set(), "in the table but not granted"
+
+
+def allows(role: Doc, group: str, resource: str, verb: str) -> bool:
+    return any(
+        g in (group, "*") and r in (resource, "*") and (verb in verbs or "*" in verbs) and not names
+        for g, r, verbs, names in grants(role)
+    )
+
+
+def test_helm_lint_is_clean() -> None:
+    for sets in ([], ["--set", "replicaCount=2"], ["--set", "watchNamespaces={a,b}"]):
+        output = helm("lint", "--strict", str(CHART), *sets)
+        problems = [line for line in output.splitlines() if line.startswith(("[WARNING]", "[ERROR]"))]
+        assert problems == [], output
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [
+        pytest.param((), id="defaults"),
+        pytest.param(("replicaCount=2",), id="ha"),
+        pytest.param(("watchNamespaces={a,b}",), id="namespaced"),
+        pytest.param(("replicaCount=2", "watchNamespaces={a,b}"), id="ha-namespaced"),
+        pytest.param(("metrics.serviceMonitor.enabled=true", "logFormat=json"), id="servicemonitor-json"),
+    ],
+)
+def test_the_chart_renders(sets: tuple[str, ...]) -> None:
+    kinds = {d["kind"] for d in render(*sets)}
+    assert {"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "Secret"} <= kinds
+
+
+def test_values_outside_the_schema_are_refused() -> None:
+    result = subprocess.run(
+        [helm_binary(), "template", RELEASE, str(CHART), "--set", "logFormat=xml"], capture_output=True, text=True
+    )
+    assert result.returncode != 0 and "logFormat" in result.stderr
+
+
+def _operator_container(docs: tuple[Doc, ...]) -> Doc:
+    pod = find(docs, "Deployment", RELEASE, NAMESPACE)["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    return dict(container)
+
+
+def test_the_pod_runs_under_restricted_pod_security() -> None:
+    pod = find(render(), "Deployment", RELEASE, NAMESPACE)["spec"]["template"]["spec"]
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 65532,
+        "runAsGroup": 65532,
+        "fsGroup": 65532,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    container = _operator_container(render())
+    assert container["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 65532,
+        "runAsGroup": 65532,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]], "/tmp must be a writable emptyDir"
+    assert set(container["resources"]) == {"requests", "limits"}
+    assert set(container["resources"]["limits"]) == {"cpu", "memory"}
+
+
+def test_the_liveness_probe_asks_the_operator_liveness_endpoint() -> None:
+    container = _operator_container(render())
+    assert "--liveness=http://0.0.0.0:8081/healthz" in container["args"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    probe = container["livenessProbe"]["httpGet"]
+    assert probe["path"] == "/healthz" and ports[probe["port"]] == 8081
+
+
+@pytest.mark.parametrize(
+    ("sets", "present", "absent"),
+    [
+        pytest.param(
+            (),
+            [
+                f"--webhook-host=convoy-webhook.{NAMESPACE}.svc",
+                "--webhook-addr=0.0.0.0",
+                "--webhook-port=9443",
+                "--metrics-port=8080",
+                "--log-format=plain",
+            ],
+            ["--peering=convoy", "--namespace=a"],
+            id="defaults",
+        ),
+        pytest.param(("replicaCount=2",), ["--peering=convoy"], [], id="ha-peers"),
+        pytest.param(("watchNamespaces={a,b}",), ["--namespace=a", "--namespace=b"], ["--peering=convoy"], id="ns"),
+        pytest.param(("logFormat=json",), ["--log-format=json"], ["--log-format=plain"], id="json-logs"),
+    ],
+)
+def test_the_operator_arguments_follow_the_values(sets: tuple[str, ...], present: list[str], absent: list[str]) -> None:
+    args = _operator_container(render(*sets))["args"]
+    assert [a for a in present if a not in args] == []
+    assert [a for a in absent if a in args] == []
+
+
+def test_the_webhook_service_is_the_host_the_api_server_calls() -> None:
+    docs = render()
+    service = find(docs, "Service", "convoy-webhook", NAMESPACE)
+    assert service["spec"]["ports"] == [{"name": "webhook", "port": 9443, "targetPort": "webhook", "protocol": "TCP"}]
+    secret = find(docs, "Secret", "convoy-webhook-tls", NAMESPACE)
+    pod = find(docs, "Deployment", RELEASE, NAMESPACE)["spec"]["template"]["spec"]
+    assert {"name": "webhook-tls", "secret": {"secretName": secret["metadata"]["name"]}} in pod["volumes"]
+
+
+def test_high_availability_brings_a_disruption_budget_and_the_peering_object() -> None:
+    assert not [d for d in render() if d["kind"] in ("PodDisruptionBudget", "ClusterKopfPeering")]
+    docs = render("replicaCount=2")
+    assert find(docs, "PodDisruptionBudget", RELEASE, NAMESPACE)["spec"]["minAvailable"] == 1
+    peering = find(docs, "ClusterKopfPeering", RELEASE)
+    assert peering["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
+    assert find(docs, "CustomResourceDefinition", "clusterkopfpeerings.kopf.dev")["spec"]["scope"] == "Cluster"
+    namespaced = render("replicaCount=2", "watchNamespaces={a,b}")
+    assert find(namespaced, "KopfPeering", RELEASE, "a") and find(namespaced, "KopfPeering", RELEASE, "b")
+
+
+def test_the_cluster_role_is_exactly_the_documented_rules() -> None:
+    assert_grants_exactly(find(render(), "ClusterRole", RELEASE), rows(ALWAYS))
+
+
+def test_with_replicas_the_cluster_role_adds_only_peering() -> None:
+    assert_grants_exactly(find(render("replicaCount=2"), "ClusterRole", RELEASE), rows(ALWAYS, HA))
+
+
+@pytest.mark.parametrize("replicas", [pytest.param("1", id="single"), pytest.param("2", id="ha")])
+def test_with_watch_namespaces_each_namespace_gets_a_role(replicas: str) -> None:
+    docs = render(f"replicaCount={replicas}", "watchNamespaces={a,b}")
+    assert_grants_exactly(find(docs, "ClusterRole", RELEASE), rows(ALWAYS, NAMESPACED, cluster_scoped=True))
+    whens = (ALWAYS, HA_NAMESPACED) if replicas == "2" else (ALWAYS,)
+    for namespace in ("a", "b"):
+        assert_grants_exactly(find(docs, "Role", RELEASE, namespace), rows(*whens, cluster_scoped=False))
+        binding = find(docs, "RoleBinding", RELEASE, namespace)
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": RELEASE, "namespace": NAMESPACE}]
+
+
+def _readme_rules() -> list[tuple[str, ...]]:
+    """The rows of the README's "Operator permissions" table."""
+    text = (CHART / "README.md").read_text()
+    section = text.split("## Operator permissions", 1)[1].split("\n## ", 1)[0]
+    table = [line for line in section.splitlines() if line.startswith("| `")]
+    return [tuple(cell.strip().replace("`", "") for cell in line.strip("|").split("|")) for line in table]
+
+
+def test_the_readme_documents_the_same_rules() -> None:
+    documented = [_rule("" if g == '""' else g, r, v, n, w, why) for g, r, v, n, w, why in _readme_rules()]
+    assert documented == list(RULES)
+
+
+def test_the_readme_documents_every_value() -> None:
+    def paths(node: Any, prefix: str = "") -> set[str]:
+        if isinstance(node, dict) and node:
+            return {p for key, value in node.items() for p in paths(value, f"{prefix}{key}.")}
+        return {prefix.rstrip(".")}
+
+    values = paths(yaml.safe_load((CHART / "values.yaml").read_text()))
+    section = (CHART / "README.md").read_text().split("## Values", 1)[1].split("\n## ", 1)[0]
+    documented = {line.split("`")[1] for line in section.splitlines() if line.startswith("| `")}
+    undocumented = {v for v in values if not any(v == d or v.startswith(d + ".") for d in documented)}
+    assert undocumented == set()
+    assert {d for d in documented if not any(v == d or v.startswith(d + ".") for v in values)} == set()
+
+
+def _user_role(name: str) -> Doc:
+    return find(render(), "ClusterRole", f"{RELEASE}-{name}")
+
+
+@pytest.mark.parametrize(
+    ("role", "resource", "verb", "allowed"),
+    [
+        pytest.param("deploy", "workflowruns", "create", True, id="deploy-creates-runs"),
+        pytest.param("deploy", "pipelineruns", "delete", True, id="deploy-deletes-pipelineruns"),
+        pytest.param("deploy", "workflows", "get", True, id="deploy-reads-workflows"),
+        pytest.param("deploy", "rollbacks", "create", False, id="deploy-cannot-roll-back"),
+        pytest.param("deploy", "workflowruns", "patch", False, id="deploy-cannot-decide"),
+        pytest.param("deploy", "workflows", "create", False, id="deploy-cannot-define"),
+        pytest.param("rollback", "rollbacks", "create", True, id="rollback-creates-rollbacks"),
+        pytest.param("rollback", "workflowruns", "create", False, id="rollback-cannot-deploy"),
+        pytest.param("approve", "workflowruns", "patch", True, id="approve-decides-runs"),
+        pytest.param("approve", "pipelineruns", "patch", True, id="approve-decides-pipelineruns"),
+        pytest.param("approve", "workflowruns", "create", False, id="approve-cannot-deploy"),
+        pytest.param("approve", "rollbacks", "create", False, id="approve-cannot-roll-back"),
+        pytest.param("view", "rollbacks", "watch", True, id="view-watches"),
+        pytest.param("view", "workflowruns", "patch", False, id="view-only-reads"),
+    ],
+)
+def test_user_roles_keep_rolling_back_apart_from_deploying(role: str, resource: str, verb: str, allowed: bool) -> None:
+    assert allows(_user_role(role), "convoy.dev", resource, verb) is allowed
+
+
+@pytest.mark.parametrize(
+    ("role", "aggregate_to"),
+    [
+        pytest.param("view", "view", id="view"),
+        pytest.param("deploy", "edit", id="deploy"),
+        pytest.param("approve", "admin", id="approve"),
+        pytest.param("rollback", "admin", id="rollback"),
+    ],
+)
+def test_user_roles_aggregate_into_the_default_roles(role: str, aggregate_to: str) -> None:
+    labels = _user_role(role)["metadata"]["labels"]
+    assert {k for k in labels if k.startswith("rbac.authorization.k8s.io/")} == {
+        f"rbac.authorization.k8s.io/aggregate-to-{aggregate_to}"
+    }
+    plain = find(render("rbac.aggregateToDefaultRoles=false"), "ClusterRole", f"{RELEASE}-{role}")
+    assert not [k for k in plain["metadata"]["labels"] if k.startswith("rbac.authorization.k8s.io/")]
+
+
+def test_the_chart_ships_the_generated_crds_unchanged() -> None:
+    generated = {p.name: p.read_bytes() for p in sorted((ROOT / "crds").glob("*.yaml"))}
+    shipped = {p.name: p.read_bytes() for p in sorted((CHART / "crds").glob("*.yaml"))}
+    assert sorted(shipped) == sorted(generated)
+    assert [name for name in generated if shipped[name] != generated[name]] == [], "run `make crds`"
