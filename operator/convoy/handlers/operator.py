@@ -18,12 +18,11 @@ from prometheus_client import start_http_server
 from convoy.adapters import kube, resources
 from convoy.api.resources import BY_PLURAL
 from convoy.handlers import admission, certs, config, definitions, workflowruns
-from convoy.handlers.index import RunIndex
-from convoy.handlers.scheduler import Key, Scheduler
+from convoy.handlers.runtime import INDEX, SCHEDULER
+from convoy.handlers.scheduler import Key
 
 log = logging.getLogger(__name__)
 GROUP, VERSION = "convoy.dev", "v1alpha1"
-INDEX = RunIndex()
 
 
 async def _reconcile_run(key: Key) -> Any:
@@ -34,9 +33,9 @@ async def _reconcile_definition(key: Key) -> None:
     await definitions.reconcile(*key)
 
 
-SCHEDULER = Scheduler(
-    {"workflowruns": _reconcile_run, "workflows": _reconcile_definition, "pipelines": _reconcile_definition}
-)
+SCHEDULER.register("workflowruns", _reconcile_run)
+SCHEDULER.register("workflows", _reconcile_definition)
+SCHEDULER.register("pipelines", _reconcile_definition)
 
 
 @kopf.on.startup()

@@ -23,12 +23,16 @@ RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
 class Scheduler:
-    def __init__(self, reconcilers: dict[str, Reconcile]) -> None:
-        self._reconcilers = reconcilers
+    def __init__(self, reconcilers: dict[str, Reconcile] | None = None) -> None:
+        self._reconcilers = dict(reconcilers or {})
         self._dirty: set[Key] = set()
         self._workers: dict[Key, asyncio.Task[None]] = {}
         self._timers: dict[Key, asyncio.TimerHandle] = {}
         self._failures: dict[Key, int] = {}
+
+    def register(self, plural: str, reconcile: Reconcile) -> None:
+        """Who reconciles objects of `plural`; each handler module registers its own kind."""
+        self._reconcilers[plural] = reconcile
 
     def trigger(self, key: Key) -> None:
         """Reconcile `key` soon; triggers that arrive while it is being reconciled cause one more pass."""
