@@ -56,7 +56,7 @@ RULES = (
     _rule("convoy.dev", "workflowruns/status", "patch", "", ALWAYS, "adapters/resources.py replace_status, from handlers/workflowruns.py reconcile"),
     _rule("convoy.dev", "workflows/status", "patch", "", ALWAYS, "adapters/resources.py replace_status, from handlers/definitions.py reconcile"),
     _rule("convoy.dev", "pipelines/status", "patch", "", ALWAYS, "adapters/resources.py replace_status, from handlers/definitions.py reconcile"),
-    _rule("apps", "deployments", "get, list, watch, create, patch, delete", "", ALWAYS, "handlers/operator.py deployment_event (kopf watch); adapters/workloads.py read_deployment, set_image, restore_snapshot; adapters/canary.py ensure_canary, scale, delete"),
+    _rule("apps", "deployments", "get, list, watch, create, patch, delete", "", ALWAYS, "handlers/operator.py deployment_event (kopf watch); adapters/workloads.py read_deployment, set_image, restore_snapshot; adapters/copies.py ensure_copy, scale, delete"),
     _rule("", "services", "get, patch", "", ALWAYS, "adapters/services.py point_service (the canary Service's selector)"),
     _rule("gateway.networking.k8s.io", "httproutes", "get, patch", "", ALWAYS, "adapters/routes.py GatewayRouter observe, set_weights"),
     _rule("batch", "jobs", "create, list, watch, delete", "", ALWAYS, "handlers/operator.py job_event (kopf watch); adapters/jobs.py ensure_job, observe, delete_job"),

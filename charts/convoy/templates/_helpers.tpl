@@ -80,7 +80,7 @@ tests/unit/test_chart.py checks the rendered roles against it.
   resources: ["workflowruns/status", "workflows/status", "pipelines/status"]
   verbs: ["patch"]
 # handlers/operator.py deployment_event (watch); adapters/workloads.py read_deployment(), set_image(), restore_snapshot();
-# adapters/canary.py ensure_canary() (create), scale() (patch), delete() (the canary Deployment, once promoted or undone)
+# adapters/copies.py ensure_copy() (create: canary, blue/green colors), scale() (patch), delete() (a promoted canary)
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]

@@ -141,11 +141,32 @@ class CanaryPods(StatusModel):
     canary: int
 
 
+class BlueGreenState(StatusModel):
+    """Where a blue/green run stands: which color it deploys, what was active before, when it swapped."""
+
+    color: str = Field(description="The color this run deploys: blue or green.")
+    deployment: str = Field(description="The new color's Deployment.")
+    previous: str = Field(description="The Deployment that was active before (the old color, or the original).")
+    previous_selector: dict[str, str] = Field(description="The active Service's selector before the swap.")
+    previous_replicas: int
+    swapped_at: str | None = None
+    old_scaled_down: bool = False
+
+
 class Revisions(StatusModel):
     """The revisions involved: what ran before the run (restored on rollback) and what it deploys."""
 
     stable: str | None = None
     new: str | None = None
+
+
+class PostDeploymentRollback(StatusModel):
+    """Set when a run that had succeeded was rolled back afterwards, on request (a Rollback): it undid its phases
+    in reverse order, as if its deployment had failed. Such a run is history: it never runs again."""
+
+    succeeded_at: str | None = Field(default=None, description="When the deployment had succeeded.")
+    requested_by: str | None = None
+    reason: str | None = Field(default=None, max_length=1024)
 
 
 class WorkflowRunStatus(StatusModel):
@@ -163,6 +184,7 @@ class WorkflowRunStatus(StatusModel):
     progress: str | None = Field(default=None, description="Finished phases / all phases, e.g. '2/4'.")
     weight: int | None = Field(default=None, description="Current canary weight.")
     canary: CanaryPods | None = None
+    blue_green: BlueGreenState | None = None
     queue_position: int | None = None
     revisions: Revisions | None = None
     phases: list[PhaseRecord] = Field(default_factory=list)
@@ -170,6 +192,7 @@ class WorkflowRunStatus(StatusModel):
     outputs: dict[str, str] = Field(default_factory=dict)
     failure: Failure | None = None
     rolling_back: bool = Field(default=False, description="The run is undoing its phases.")
+    post_deployment_rollback: PostDeploymentRollback | None = None
     result: RunResult | None = Field(default=None, description="How the run ended; empty while it runs.")
     workflow_spec: dict[str, Any] | None = Field(
         default=None, description="The workflow as rendered with this run's variables when the run started."

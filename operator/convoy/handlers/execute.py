@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from convoy.adapters import canary, events, jobs, manifests, measure, notify, resources, services, workloads
+from convoy.adapters import copies, events, jobs, manifests, measure, notify, resources, services, workloads
 from convoy.adapters.owner import Owner
 from convoy.adapters.routes import ROUTER
 from convoy.planner.actions import (
@@ -10,7 +10,7 @@ from convoy.planner.actions import (
     ApplyManifests,
     DeleteDeployment,
     DeleteJob,
-    EnsureCanary,
+    EnsureCopy,
     EnsureJob,
     MarkBarrier,
     Measure,
@@ -49,12 +49,12 @@ async def perform(owner: Owner, action: Action, measurements: dict[str, Measurem
             await resources.annotate(
                 "workflowruns", owner.namespace, owner.name, {BARRIER_PREFIX + action.name: action.state}
             )
-        case EnsureCanary():
-            await canary.ensure_canary(owner, action)
+        case EnsureCopy():
+            await copies.ensure_copy(owner, action)
         case ScaleDeployment():
-            await canary.scale(owner, action)
+            await copies.scale(owner, action)
         case DeleteDeployment():
-            await canary.delete(action)
+            await copies.delete(action)
         case PointService():
             await services.point_service(owner, action)
         case SetRouteWeights():

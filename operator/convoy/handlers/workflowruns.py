@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from convoy.adapters import jobs, resources, workloads
+from convoy.adapters import jobs, resources, services, workloads
 from convoy.adapters.owner import Owner
 from convoy.adapters.routes import ROUTER
 from convoy.api.validation import FieldError, InvalidSpec, parse_spec
@@ -22,6 +22,7 @@ from convoy.api.workflowrun import WorkflowRunSpec, WorkflowRunStatus
 from convoy.handlers.execute import perform
 from convoy.handlers.index import RunIndex
 from convoy.planner.actions import Action, PointService, SetRouteWeights
+from convoy.planner.bluegreen import color_names
 from convoy.planner.canary import canary_name
 from convoy.planner.cycle import RunIdentity
 from convoy.planner.observed import Measurement, Observed, Route, Workload
@@ -32,6 +33,15 @@ PLURAL = "workflowruns"
 MAX_PLANS = 5
 MAX_CONFLICTS = 5
 UNWATCHED = (SetRouteWeights, PointService)
+
+
+def _companions(kind: WorkflowType, deployment: str) -> tuple[str, ...]:
+    """The Deployments a workflow type runs beside its target: the canary, or the two colors."""
+    if kind is WorkflowType.CANARY:
+        return (canary_name(deployment),)
+    if kind is WorkflowType.BLUE_GREEN:
+        return color_names(deployment)
+    return ()
 
 
 async def resolve_workflow(namespace: str, spec: WorkflowRunSpec) -> WorkflowSpec | InvalidSpec:
@@ -75,12 +85,19 @@ async def observe(
         if workload is not None:
             found[target] = workload
     routes: dict[str, Route] = {}
-    if rendered.type is WorkflowType.CANARY:
-        for target in wanted:
-            namespace, name = target.split("/", 1)
-            workload = await workloads.observe(namespace, canary_name(name), container)
+    service_selectors: dict[str, dict[str, str]] = {}
+    for target in wanted:
+        namespace, name = target.split("/", 1)
+        for companion in _companions(rendered.type, name):
+            workload = await workloads.observe(namespace, companion, container)
             if workload is not None:
                 found[f"{namespace}/{workload.name}"] = workload
+    if rendered.blue_green is not None:
+        for service in (rendered.blue_green.active_service, rendered.blue_green.preview_service):
+            selector = await services.selector(identity.namespace, service)
+            if selector is not None:
+                service_selectors[f"{identity.namespace}/{service}"] = selector
+    if rendered.type is WorkflowType.CANARY:
         route = rendered.canary.traffic_route if rendered.canary else None
         if route is not None:
             seen = await ROUTER.observe(
@@ -91,6 +108,7 @@ async def observe(
     queued_behind = () if status.started_at else index.ahead_of(identity.namespace, identity.name, wanted)
     return Observed(
         routes=routes,
+        services=service_selectors,
         workloads=found,
         jobs=await jobs.observe(identity.namespace, identity.name),
         queued_behind=queued_behind,

@@ -96,18 +96,20 @@ class MarkBarrier:
 
 
 @dataclass(frozen=True)
-class EnsureCanary:
-    """A canary Deployment `name` beside `stable`: the stable pod template with `image`, `replicas` pods, marked
-    `applied` = key. `relabel`: the stable selector's label values get '-canary', so the stable Service never
-    selects the canary's pods (traffic-route split); otherwise both are behind the one Service (replica split)."""
+class EnsureCopy:
+    """A Deployment `name` copied from `source` (a canary beside stable, a blue/green color) with `image` and
+    `replicas` pods, its pods carrying the label `label`, marked `applied` = key. With a `suffix`, the source
+    selector's label values get it ('-canary', '-green'), so Services that select the source never select the
+    copy; without one both share the source's labels (the replica-split canary behind one Service)."""
 
     namespace: str
-    stable: str
+    source: str
     name: str
     image: str
     container: str | None
     replicas: int
-    relabel: bool
+    label: tuple[str, str]
+    suffix: str | None
     key: str
 
 
@@ -155,7 +157,7 @@ Action = (
     | Notify
     | RecordEvent
     | MarkBarrier
-    | EnsureCanary
+    | EnsureCopy
     | ScaleDeployment
     | DeleteDeployment
     | PointService

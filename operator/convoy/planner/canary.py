@@ -25,7 +25,7 @@ from convoy.api.workflow import CanarySplit, CanaryStrategy
 from convoy.api.workflowrun import Awaiting, CanaryPods, StepState
 from convoy.planner.actions import (
     DeleteDeployment,
-    EnsureCanary,
+    EnsureCopy,
     PointService,
     ScaleDeployment,
     SetImage,
@@ -58,10 +58,15 @@ def canary_name(deployment: str) -> str:
     return deployment[: 63 - len(CANARY_SUFFIX)] + CANARY_SUFFIX
 
 
+def copy_selector(source: dict[str, str], suffix: str, label: tuple[str, str]) -> tuple[tuple[str, str], ...]:
+    """The selector of a copy's pods whose labels got `suffix` (see EnsureCopy)."""
+    relabeled = {k: f"{v}{suffix}" for k, v in source.items()}
+    return tuple(sorted({**relabeled, label[0]: label[1]}.items()))
+
+
 def canary_selector(stable_selector: dict[str, str]) -> tuple[tuple[str, str], ...]:
     """The selector of the canary's pods in a traffic-route split (the stable values with '-canary')."""
-    relabeled = {k: f"{v}{CANARY_SUFFIX}" for k, v in stable_selector.items()}
-    return tuple(sorted({**relabeled, TRACK: "canary"}.items()))
+    return copy_selector(stable_selector, CANARY_SUFFIX, (TRACK, "canary"))
 
 
 def _strategy(c: Cycle) -> CanaryStrategy:
@@ -107,8 +112,9 @@ def _set_weight(
     name = canary_name(deployment)
     c.status.canary = CanaryPods(total=total, stable=stable_pods, canary=canary_count)
     if canary_count > 0:
-        routed = strategy.split is CanarySplit.TRAFFIC_ROUTE
-        c.act(EnsureCanary(namespace, deployment, name, artifact.image, artifact.container, canary_count, routed, key))
+        suffix = CANARY_SUFFIX if strategy.split is CanarySplit.TRAFFIC_ROUTE else None
+        image, container = artifact.image, artifact.container
+        c.act(EnsureCopy(namespace, deployment, name, image, container, canary_count, (TRACK, "canary"), suffix, key))
     c.act(ScaleDeployment(namespace, deployment, stable_pods))
     route_ready = _route(c, namespace, stable, weight)
     canary = c.observed.workload(namespace, name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from convoy.api.workflow import WorkflowType
-from convoy.planner import canary, steps
+from convoy.planner import bluegreen, canary, steps
 from convoy.planner.cycle import Cycle, Position
 
 Evaluator = Callable[[Cycle, Position], None]
@@ -24,6 +24,9 @@ _BY_KIND: dict[str, Evaluator] = {
 _BY_TYPE: dict[tuple[WorkflowType, str], Evaluator] = {
     (WorkflowType.CANARY, "deploy"): canary.deploy,
     (WorkflowType.CANARY, "rollback"): canary.rollback,
+    (WorkflowType.BLUE_GREEN, "deploy"): bluegreen.deploy,
+    (WorkflowType.BLUE_GREEN, "swap"): bluegreen.swap,
+    (WorkflowType.BLUE_GREEN, "rollback"): bluegreen.rollback,
 }
 
 

@@ -27,7 +27,7 @@ from convoy.api.workflowrun import (
     WorkflowRunSpec,
     WorkflowRunStatus,
 )
-from convoy.planner import decisions, failures
+from convoy.planner import bluegreen, decisions, failures
 from convoy.planner.actions import Action, MarkBarrier, RecordEvent
 from convoy.planner.context import render_workflow
 from convoy.planner.cycle import Cycle, Position, RunIdentity, clip, finished, target_of
@@ -146,7 +146,8 @@ def _advance(c: Cycle) -> None:
             return
         pos = c.current()
         if pos is None:
-            _complete(c)
+            if c.status.rolling_back or bluegreen.wrap_up(c):
+                _complete(c)
             return
         record = pos.record
         if record.state is StepState.PENDING:

@@ -30,7 +30,7 @@ from convoy.planner.actions import (
     ApplyManifests,
     DeleteDeployment,
     DeleteJob,
-    EnsureCanary,
+    EnsureCopy,
     EnsureJob,
     MarkBarrier,
     Measure,
@@ -152,6 +152,7 @@ class Cluster:
         return Observed(
             workloads={k: d.workload() for k, d in self.deployments.items()},
             routes={k: Route(weights=dict(w)) for k, w in self.routes.items()},
+            services={k: dict(v) for k, v in self.services.items()},
             jobs={name: result or JobResult() for name, result in self.jobs.items()},
             barriers=dict(self.barriers),
             queued_behind=queued_behind,
@@ -200,8 +201,8 @@ class Cluster:
                 self.marks[action.name] = action.state
             case ApplyManifests():
                 raise AssertionError("Basic workflows are not simulated")
-            case EnsureCanary():
-                self._ensure_canary(action)
+            case EnsureCopy():
+                self._ensure_copy(action)
             case ScaleDeployment():
                 d = self.deployments.get(f"{action.namespace}/{action.name}")
                 if d is not None and d.replicas != action.replicas:
@@ -219,9 +220,11 @@ class Cluster:
                     }
                     self.route_headers[key] = action.header_match
             case PointService():
-                self.services[f"{action.namespace}/{action.service}"] = action.selector
+                key = f"{action.namespace}/{action.service}"
+                if self.services.get(key) != action.selector:
+                    self.services[key], self.changed = action.selector, True
 
-    def _ensure_canary(self, action: EnsureCanary) -> None:
+    def _ensure_copy(self, action: EnsureCopy) -> None:
         key = f"{action.namespace}/{action.name}"
         d = self.deployments.get(key)
         if d is None:

@@ -1,9 +1,11 @@
-"""The canary Deployment: a copy of the stable one with the new image, its own selector and pod count.
+"""Copies of a Deployment: the canary beside the stable one, the blue and green colors.
 
-Replica split: the canary's pods keep the stable pods' labels (plus `convoy.dev/track: canary`), so the target
-Service sends them traffic in proportion to pod counts; their own ReplicaSet owns them, so the stable
-Deployment never adopts them. Traffic-route split: the stable selector's label values get '-canary', so the
-stable Service never selects them and only the canary Service (pointed at them by Convoy) does.
+A copy takes the source's spec with the new image and its own pod count and selector. Without a suffix its
+pods keep the source's labels (plus the copy's own label), so one Service selects both in proportion to pod
+counts; their own ReplicaSet owns them, so the source Deployment never adopts them. With a suffix the source
+selector's label values get it ('-canary', '-green'): Services that select the source never select the copy,
+and only a Service Convoy points at it does. Copies have no owner: a color is the live application once
+swapped, and a canary is removed by its run.
 """
 
 from __future__ import annotations
@@ -17,20 +19,18 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from convoy.adapters.kube import api, call, create_once
 from convoy.adapters.owner import APPLIED, RUN, Owner
 from convoy.adapters.workloads import read_deployment
-from convoy.planner.actions import DeleteDeployment, EnsureCanary, ScaleDeployment
-from convoy.planner.canary import CANARY_SUFFIX, TRACK
+from convoy.planner.actions import DeleteDeployment, EnsureCopy, ScaleDeployment
 
 
-def canary_body(owner: Owner, action: EnsureCanary, stable: dict[str, Any]) -> dict[str, Any]:
-    """The canary Deployment built from the stable one. Pure."""
-    spec = copy.deepcopy(stable["spec"])
+def copy_body(owner: Owner, action: EnsureCopy, source: dict[str, Any]) -> dict[str, Any]:
+    """The copy's Deployment built from the source's. Pure."""
+    spec = copy.deepcopy(source["spec"])
     selector = dict(spec["selector"].get("matchLabels") or {})
-    if action.relabel:
-        selector = {k: f"{v}{CANARY_SUFFIX}" for k, v in selector.items()}
-    selector[TRACK] = "canary"
+    if action.suffix:
+        selector = {k: f"{v}{action.suffix}" for k, v in selector.items()}
+    selector[action.label[0]] = action.label[1]
     template = spec["template"]
-    labels = {**(template["metadata"].get("labels") or {}), **selector}
-    template["metadata"]["labels"] = labels
+    template["metadata"]["labels"] = {**(template["metadata"].get("labels") or {}), **selector}
     containers = template["spec"]["containers"]
     target = next((c for c in containers if c["name"] == action.container), containers[0])
     target["image"] = action.image
@@ -42,30 +42,29 @@ def canary_body(owner: Owner, action: EnsureCanary, stable: dict[str, Any]) -> d
         "metadata": {
             "name": action.name,
             "namespace": action.namespace,
-            "labels": {**(stable["metadata"].get("labels") or {}), TRACK: "canary"},
+            "labels": {**(source["metadata"].get("labels") or {}), action.label[0]: action.label[1]},
             "annotations": {APPLIED: action.key, RUN: f"{owner.namespace}/{owner.name}"},
-            "ownerReferences": owner.owns_in(action.namespace),
         },
         "spec": spec,
     }
 
 
-async def ensure_canary(owner: Owner, action: EnsureCanary) -> None:
+async def ensure_copy(owner: Owner, action: EnsureCopy) -> None:
     apps = client.AppsV1Api(api())
     current = await read_deployment(action.namespace, action.name)
     if current is None:
-        stable = await read_deployment(action.namespace, action.stable)
-        if stable is not None:
-            body = cast(client.V1Deployment, canary_body(owner, action, stable))
+        source = await read_deployment(action.namespace, action.source)
+        if source is not None:
+            body = cast(client.V1Deployment, copy_body(owner, action, source))
             await create_once("deployments", apps.create_namespaced_deployment(action.namespace, body))
         return
     containers = current["spec"]["template"]["spec"]["containers"]
     target = next((c for c in containers if c["name"] == action.container), containers[0])
-    annotations = current["metadata"].get("annotations") or {}
-    if (
-        current["spec"].get("replicas") == action.replicas
-        and target["image"] == action.image
-        and annotations.get(APPLIED) == action.key
+    marks = current["metadata"].get("annotations") or {}
+    if (current["spec"].get("replicas"), target["image"], marks.get(APPLIED)) == (
+        action.replicas,
+        action.image,
+        action.key,
     ):
         return
     patch = {
@@ -83,21 +82,16 @@ async def scale(owner: Owner, action: ScaleDeployment) -> None:
     if current is None or current["spec"].get("replicas") == action.replicas:
         return
     apps = client.AppsV1Api(api())
-    patch = {
-        "metadata": {"annotations": {RUN: f"{owner.namespace}/{owner.name}"}},
-        "spec": {"replicas": action.replicas},
-    }
+    marks = {"metadata": {"annotations": {RUN: f"{owner.namespace}/{owner.name}"}}}
+    patch = {**marks, "spec": {"replicas": action.replicas}}
     await call("patch", "deployments", apps.patch_namespaced_deployment(action.name, action.namespace, patch))
 
 
 async def delete(action: DeleteDeployment) -> None:
     apps = client.AppsV1Api(api())
     try:
-        await call(
-            "delete",
-            "deployments",
-            apps.delete_namespaced_deployment(action.name, action.namespace, propagation_policy="Background"),
-        )
+        deleting = apps.delete_namespaced_deployment(action.name, action.namespace, propagation_policy="Background")
+        await call("delete", "deployments", deleting)
     except ApiException as error:
         if error.status != 404:
             raise
