@@ -33,31 +33,33 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 
-say "applying examples/workflow-rolling.yaml and a run of it, in namespace $ns"
+run=demo-2-0
+say "applying examples/demo-canary.yaml and a run of it, in namespace $ns"
 kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl -n "$ns" delete workflowrun web-rolling-1-1 --ignore-not-found >/dev/null
-kubectl -n "$ns" apply -f examples/workflow-rolling.yaml >/dev/null
-kubectl -n "$ns" rollout status deployment/web-rolling --timeout=60s >/dev/null
-kubectl -n "$ns" apply -f examples/run-rolling.yaml >/dev/null
+kubectl -n "$ns" delete workflowrun "$run" --ignore-not-found >/dev/null
+kubectl -n "$ns" apply -f examples/demo-canary.yaml >/dev/null
+kubectl -n "$ns" rollout status deployment/demo --timeout=60s >/dev/null
+kubectl -n "$ns" apply -f examples/run-demo-canary.yaml >/dev/null
 
-say "progress of workflowrun/web-rolling-1-1"
-last=""
-for _ in $(seq 1 300); do
-  line=$(kubectl -n "$ns" get workflowrun web-rolling-1-1 --no-headers 2>/dev/null || true)
+say "progress of workflowrun/$run (pods: stable/canary)"
+columns='PHASE:.status.phase,CURRENT:.status.currentPhase,STEP:.status.currentStep,WEIGHT:.status.weight'
+columns+=',STABLE:.status.canary.stable,CANARY:.status.canary.canary,PROGRESS:.status.progress'
+kubectl -n "$ns" get workflowrun "$run" -o custom-columns="$columns" | head -1
+last="" result=""
+for _ in $(seq 1 600); do
+  line=$(kubectl -n "$ns" get workflowrun "$run" -o custom-columns="$columns" --no-headers 2>/dev/null || true)
   if [ -n "$line" ] && [ "$line" != "$last" ]; then
-    [ -z "$last" ] && kubectl -n "$ns" get workflowrun web-rolling-1-1 | head -1
     echo "$line"
     last=$line
   fi
-  phase=$(kubectl -n "$ns" get workflowrun web-rolling-1-1 -o jsonpath='{.status.result}' 2>/dev/null || true)
-  [ -n "$phase" ] && break
-  sleep 0.5
+  result=$(kubectl -n "$ns" get workflowrun "$run" -o jsonpath='{.status.result}' 2>/dev/null || true)
+  [ -n "$result" ] && break
+  sleep 0.3
 done
 echo
-kubectl -n "$ns" get events --field-selector involvedObject.name=web-rolling-1-1 --sort-by=.metadata.creationTimestamp \
-  -o custom-columns=TIME:.metadata.creationTimestamp,REASON:.reason,MESSAGE:.message
+.venv/bin/kubectl-convoy -n "$ns" get workflowrun "$run" || true
 echo
-kubectl -n "$ns" get deployment web-rolling -o wide
-say "run finished: ${phase:-not yet}"
+kubectl -n "$ns" get deployments -o wide
+say "run finished: ${result:-not yet}"
 echo "Reach the cluster with: export KUBECONFIG=$KUBECONFIG"
-[ "$phase" = "Succeeded" ]
+[ "$result" = "Succeeded" ]
