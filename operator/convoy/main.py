@@ -39,6 +39,13 @@ def parse(argv: list[str] | None = None) -> tuple[config.OperatorConfig, argpars
         help="peering priority; the highest active replica works, the others stand by (default: random, "
         "as replicas of equal priority would all pause)",
     )
+    parser.add_argument(
+        "--peering-lifetime",
+        type=int,
+        default=60,
+        help="seconds a replica's peering keep-alive stays valid: a standby takes over at most this long after "
+        "the active replica died",
+    )
     parser.add_argument("--liveness", default=None, help="e.g. http://0.0.0.0:8081/healthz")
     parser.add_argument("--log-format", choices=["plain", "json"], default="plain")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -52,6 +59,8 @@ def parse(argv: list[str] | None = None) -> tuple[config.OperatorConfig, argpars
         webhook_certfile=args.webhook_certfile,
         webhook_keyfile=args.webhook_keyfile,
         metrics_port=args.metrics_port,
+        peering_lifetime=args.peering_lifetime,
+        highly_available=args.peering is not None,
         log_json=args.log_format == "json",
     )
     return cfg, args

@@ -113,4 +113,4 @@ def _exists(read: Callable[[], object]) -> bool:
     return True
 
 
-from harness import convoy, crds, pytest_runtest_makereport, runs  # noqa: E402,F401  (fixtures and report hook)
+from harness import convoy, crds, operator_kubeconfig, pytest_runtest_makereport, runs  # noqa: E402,F401  (fixtures and report hook)

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -58,11 +58,13 @@ def apply(kubeconfig: str, namespace: str, manifest: str) -> None:
 
 
 class Operator:
-    """One `convoy` operator process with its own webhook, metrics and liveness ports."""
+    """One `convoy` operator process with its own webhook, metrics and liveness ports; `flags` are added to its
+    command line (e.g. `--peering` for a replica of a highly available pair)."""
 
-    def __init__(self, kubeconfig: str, workdir: Path) -> None:
+    def __init__(self, kubeconfig: str, workdir: Path, flags: Sequence[str] = ()) -> None:
         self.kubeconfig = kubeconfig
         self.workdir = workdir
+        self.flags = tuple(flags)
         self.log_path = workdir / "operator.log"
         self.webhook_port = free_port()
         self.metrics_port = free_port()
@@ -83,6 +85,7 @@ class Operator:
             "--webhook-certs", str(self.workdir / "certs"),
             "--metrics-port", str(self.metrics_port),
             "--liveness", f"http://127.0.0.1:{self.liveness_port}/healthz",
+            *self.flags,
         ]  # fmt: skip
         env = {**os.environ, "KUBECONFIG": self.kubeconfig, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
@@ -137,9 +140,44 @@ def crds(kubeconfig: str) -> None:
     kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", "-f", str(ROOT / "crds"))
 
 
+IDENTITY_NAMESPACE, RELEASE = "convoy-e2e-system", "convoy-e2e"
+RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+
+
 @pytest.fixture(scope="session")
-def convoy(kubeconfig: str, crds: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
-    operator = Operator(kubeconfig, tmp_path_factory.mktemp("operator"))
+def operator_kubeconfig(kubeconfig: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The operator's identity in the e2e suite: the Helm chart's ServiceAccount with exactly the chart's RBAC,
+    so a permission the code needs but the chart lacks fails a test. CONVOY_E2E_OPERATOR_AS=admin runs it with
+    the test's own (admin) kubeconfig instead."""
+    if os.environ.get("CONVOY_E2E_OPERATOR_AS") == "admin":
+        return kubeconfig
+    helm = shutil.which("helm")
+    if helm is None:
+        pytest.fail("helm is not on PATH: run the e2e tests through `make e2e`", pytrace=False)
+    rendered = subprocess.run(
+        [helm, "template", RELEASE, str(ROOT / "charts" / "convoy"), "--namespace", IDENTITY_NAMESPACE],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    rbac = [d for d in yaml.safe_load_all(rendered) if d and d["kind"] in RBAC_KINDS]
+    kubectl(kubeconfig, "create", "namespace", IDENTITY_NAMESPACE, check=False)
+    kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all(rbac))
+    account = next(d["metadata"]["name"] for d in rbac if d["kind"] == "ServiceAccount")
+    token = kubectl(kubeconfig, "create", "token", account, "-n", IDENTITY_NAMESPACE, "--duration=24h").stdout.strip()
+    admin = yaml.safe_load(kubectl(kubeconfig, "config", "view", "--raw", "--minify", "--flatten").stdout)
+    identity = {
+        **admin,
+        "users": [{"name": account, "user": {"token": token}}],
+        "contexts": [{"name": "operator", "context": {"cluster": admin["clusters"][0]["name"], "user": account}}],
+        "current-context": "operator",
+    }
+    path = tmp_path_factory.mktemp("identity") / "kubeconfig"
+    path.write_text(yaml.safe_dump(identity))
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def convoy(operator_kubeconfig: str, crds: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+    operator = Operator(operator_kubeconfig, tmp_path_factory.mktemp("operator"))
     operator.start()
     yield operator
     operator.stop()
@@ -150,9 +188,10 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    operator = getattr(item, "funcargs", {}).get("convoy")
-    if report.failed and isinstance(operator, Operator):
-        report.sections.append(("operator log (last lines)", operator.tail(150)))
+    if report.failed:
+        for name, operator in getattr(item, "funcargs", {}).items():
+            if isinstance(operator, Operator):
+                report.sections.append((f"operator log of `{name}` (last lines)", operator.tail(150)))
     return report
 
 

@@ -50,17 +50,21 @@ PEERING = "kopf _core/engines/peering.py"
 # The operator's permissions, row for row as in charts/convoy/README.md ("Operator permissions"). A rule the chart
 # grants must be here and there, with the code that needs it.
 RULES = (
-    _rule("convoy.dev", "workflowruns", "get, list, watch, patch", "", ALWAYS, "handlers/operator.py run_event (kopf watch); adapters/resources.py read, list_all (startup), annotate (barrier marks)"),
+    _rule("convoy.dev", "workflowruns", "get, list, watch, create, patch", "", ALWAYS, "handlers/operator.py run_event (kopf watch); adapters/resources.py read, list_all (startup), annotate (barrier marks); adapters/triggered.py create_run (GitOps triggers); adapters/stage_runs.py list_labelled, ensure_stage_run, abort_stage_run (pipeline stages); adapters/rollbacks.py ensure_rollback_requested (a Rollback's decision); handlers/history.py runs_in (list)"),
+    _rule("convoy.dev", "pipelineruns", "get, list, watch", "", ALWAYS, "handlers/operator.py pipeline_run_event (kopf watch); handlers/pipelineruns.py reconcile; handlers/barriers.py observe_barriers"),
+    _rule("convoy.dev", "pipelineruns/status", "patch", "", ALWAYS, "adapters/resources.py replace_status, from handlers/pipelineruns.py reconcile"),
     _rule("convoy.dev", "workflows", "get, list, watch", "", ALWAYS, "handlers/operator.py workflow_event (kopf watch); handlers/workflowruns.py resolve_workflow; handlers/definitions.py reconcile"),
     _rule("convoy.dev", "pipelines", "get, list, watch", "", ALWAYS, "handlers/operator.py pipeline_event (kopf watch); handlers/definitions.py reconcile"),
     _rule("convoy.dev", "workflowruns/status", "patch", "", ALWAYS, "adapters/resources.py replace_status, from handlers/workflowruns.py reconcile"),
     _rule("convoy.dev", "workflows/status", "patch", "", ALWAYS, "adapters/resources.py replace_status, from handlers/definitions.py reconcile"),
     _rule("convoy.dev", "pipelines/status", "patch", "", ALWAYS, "adapters/resources.py replace_status, from handlers/definitions.py reconcile"),
+    _rule("convoy.dev", "rollbacks", "get, list, watch", "", ALWAYS, "handlers/operator.py rollback_event (kopf watch); handlers/rollbacks.py reconcile (adapters/resources.py read)"),
+    _rule("convoy.dev", "rollbacks/status", "patch", "", ALWAYS, "adapters/resources.py replace_status, from handlers/rollbacks.py reconcile"),
     _rule("apps", "deployments", "get, list, watch, create, patch, delete", "", ALWAYS, "handlers/operator.py deployment_event (kopf watch); adapters/workloads.py read_deployment, set_image, restore_snapshot; adapters/copies.py ensure_copy, scale, delete"),
     _rule("", "services", "get, patch", "", ALWAYS, "adapters/services.py point_service (the canary Service's selector)"),
     _rule("gateway.networking.k8s.io", "httproutes", "get, patch", "", ALWAYS, "adapters/routes.py GatewayRouter observe, set_weights"),
     _rule("batch", "jobs", "create, list, watch, delete", "", ALWAYS, "handlers/operator.py job_event (kopf watch); adapters/jobs.py ensure_job, observe, delete_job"),
-    _rule("", "configmaps", "create, get", "", ALWAYS, "adapters/workloads.py _ensure_snapshot (create), restore_snapshot (get)"),
+    _rule("", "configmaps", "create, get, patch, delete", "", ALWAYS, "adapters/workloads.py _ensure_snapshot (create), restore_snapshot (get); adapters/manifests.py a Basic workflow's ConfigMaps (apply, delete on rollback)"),
     _rule("", "events", "create", "", ALWAYS, "adapters/events.py record_event"),
     _rule("", "secrets", "get", "", ALWAYS, "adapters/notify.py notify (the webhook URL of a notify step)"),
     _rule("apiextensions.k8s.io", "customresourcedefinitions", "list, watch", "", ALWAYS, "kopf _core/reactor/observation.py resource_observer"),

@@ -68,9 +68,20 @@ tests/unit/test_chart.py checks the rendered roles against it.
 */}}
 {{- define "convoy.rules.namespaced" -}}
 # handlers/operator.py watches runs; adapters/resources.py read(), list_all() (startup), annotate() (barriers)
+# adapters/triggered.py create_run(): a GitOps trigger starts a run
+# adapters/stage_runs.py list_labelled(), ensure_stage_run() (create), abort_stage_run() (patch): pipeline stages
+# adapters/rollbacks.py ensure_rollback_requested() (patch: a Rollback's decision); handlers/history.py runs_in() (list)
 - apiGroups: ["convoy.dev"]
   resources: ["workflowruns"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["get", "list", "watch", "create", "patch"]
+# handlers/operator.py pipeline_run_event (watch); handlers/pipelineruns.py reconcile (get), handlers/barriers.py
+- apiGroups: ["convoy.dev"]
+  resources: ["pipelineruns"]
+  verbs: ["get", "list", "watch"]
+# adapters/resources.py replace_status(), from handlers/pipelineruns.py reconcile
+- apiGroups: ["convoy.dev"]
+  resources: ["pipelineruns/status"]
+  verbs: ["patch"]
 # handlers/operator.py watches definitions; handlers/workflowruns.py resolve_workflow(), handlers/definitions.py
 - apiGroups: ["convoy.dev"]
   resources: ["workflows", "pipelines"]
@@ -78,6 +89,14 @@ tests/unit/test_chart.py checks the rendered roles against it.
 # adapters/resources.py replace_status(): the one status write per reconcile
 - apiGroups: ["convoy.dev"]
   resources: ["workflowruns/status", "workflows/status", "pipelines/status"]
+  verbs: ["patch"]
+# handlers/operator.py rollback_event (watch); handlers/rollbacks.py reconcile (get)
+- apiGroups: ["convoy.dev"]
+  resources: ["rollbacks"]
+  verbs: ["get", "list", "watch"]
+# adapters/resources.py replace_status(), from handlers/rollbacks.py reconcile
+- apiGroups: ["convoy.dev"]
+  resources: ["rollbacks/status"]
   verbs: ["patch"]
 # handlers/operator.py deployment_event (watch); adapters/workloads.py read_deployment(), set_image(), restore_snapshot();
 # adapters/copies.py ensure_copy() (create: canary, blue/green colors), scale() (patch), delete() (a promoted canary)
@@ -96,10 +115,11 @@ tests/unit/test_chart.py checks the rendered roles against it.
 - apiGroups: ["batch"]
   resources: ["jobs"]
   verbs: ["create", "list", "watch", "delete"]
-# adapters/workloads.py _ensure_snapshot() (create), restore_snapshot() (get)
+# adapters/workloads.py _ensure_snapshot() (create), restore_snapshot() (get); adapters/manifests.py: a Basic
+# workflow's ConfigMaps, server-side applied (patch) and, on rollback, deleted when the run created them
 - apiGroups: [""]
   resources: ["configmaps"]
-  verbs: ["create", "get"]
+  verbs: ["create", "get", "patch", "delete"]
 # adapters/events.py record_event()
 - apiGroups: [""]
   resources: ["events"]

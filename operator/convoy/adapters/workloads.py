@@ -7,6 +7,8 @@ restart in the middle of a deploy cannot replace the original with the new versi
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 from typing import Any, cast
 
@@ -15,8 +17,16 @@ from kubernetes_asyncio import client
 from convoy.adapters.kube import api, call, create_once, get_or_none
 from convoy.adapters.manifests import restore_manifests
 from convoy.adapters.owner import APPLIED, RUN, Owner
-from convoy.planner.actions import RestoreSnapshot, SetImage
+from convoy.planner.actions import RestoreSnapshot, SetImage, SetPaused
 from convoy.planner.observed import Workload
+
+TEMPLATE_HASH = "convoy.dev/template-hash"
+"""The pod template a trigger last saw. Convoy's own template changes update it in the same patch, so only a
+change made by someone else — a GitOps sync — starts a triggered run."""
+
+
+def template_hash(template: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _container(template: dict[str, Any], name: str | None) -> dict[str, Any] | None:
@@ -99,6 +109,9 @@ async def set_image(owner: Owner, action: SetImage) -> None:
         return
     patch = _marks(owner, action.key)
     patch["spec"] = {"template": {"spec": {"containers": [{"name": target["name"], "image": action.image}]}}}
+    changed = copy.deepcopy(deployment["spec"]["template"])
+    next(c for c in changed["spec"]["containers"] if c["name"] == target["name"])["image"] = action.image
+    patch["metadata"]["annotations"][TEMPLATE_HASH] = template_hash(changed)
     apps = client.AppsV1Api(api())
     await call(
         "patch",
@@ -130,8 +143,25 @@ async def restore_snapshot(owner: Owner, action: RestoreSnapshot) -> None:
                 **(deployment["metadata"].get("annotations") or {}),
                 APPLIED: action.key,
                 RUN: f"{owner.namespace}/{owner.name}",
+                TEMPLATE_HASH: template_hash(template),
             },
         },
     ]
     apps = client.AppsV1Api(api())
     await call("patch", "deployments", apps.patch_namespaced_deployment(action.deployment, action.namespace, ops))
+
+
+async def set_paused(owner: Owner, action: SetPaused) -> None:
+    current = await read_deployment(action.namespace, action.name)
+    if current is None or bool(current["spec"].get("paused")) == action.paused:
+        return
+    patch = {"metadata": {"annotations": {RUN: f"{owner.namespace}/{owner.name}"}}, "spec": {"paused": action.paused}}
+    apps = client.AppsV1Api(api())
+    await call("patch", "deployments", apps.patch_namespaced_deployment(action.name, action.namespace, patch))
+
+
+async def mark_template(namespace: str, name: str, digest: str) -> None:
+    """Record that a trigger has seen this pod template."""
+    patch = {"metadata": {"annotations": {TEMPLATE_HASH: digest}}}
+    apps = client.AppsV1Api(api())
+    await call("patch", "deployments", apps.patch_namespaced_deployment(name, namespace, patch))

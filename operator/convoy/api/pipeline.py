@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from pydantic import Field, model_validator
 
 from convoy.api.common import Condition, ConvoyModel, DNSLabel, ObjectRef, ResourceName, Variable
 from convoy.api.decisions import Decision
 from convoy.api.steps import ApprovalStep
+from convoy.api.workflowrun import StatusModel
 
 
 class NameFilter(ConvoyModel):
@@ -128,24 +130,43 @@ class StageState(StrEnum):
     REUSED = "Reused"
 
 
-class StageRecord(ConvoyModel):
+class StageRecord(StatusModel):
+    """What happened to one stage. Rebuilt by the planner on a private copy, like a WorkflowRun's step records."""
+
     name: str
     state: StageState = StageState.PENDING
-    workflow_run: str | None = None
-    namespace: str | None = None
+    workflow_run: str | None = Field(default=None, description="The stage's WorkflowRun (for Reused: the earlier one).")
+    namespace: str | None = Field(default=None, description="Namespace of the stage's WorkflowRun.")
     started_at: str | None = None
     finished_at: str | None = None
+    deadline: str | None = Field(default=None, description="Approval stages: when the timeout action is taken.")
+    approvers: list[str] = Field(default_factory=list, description="Approval stages: who may decide.")
     message: str | None = Field(default=None, max_length=1024)
     decided_by: str | None = None
-    outputs: dict[str, str] = Field(default_factory=dict)
+    outputs: dict[str, str] = Field(default_factory=dict, description="The outputs of the stage's WorkflowRun.")
 
 
-class PipelineRunStatus(ConvoyModel):
+class PipelineHalt(StatusModel):
+    """Why the run starts no more stages: a stage failed (`StageFailed`), someone aborted it (`Aborted`), or it
+    cannot run at all (`InvalidSpec`)."""
+
+    reason: str
+    stage: str | None = None
+    message: str = Field(default="", max_length=1024)
+
+
+class PipelineRunStatus(StatusModel):
+    """Written only by the operator."""
+
     phase: PipelinePhase = PipelinePhase.PENDING
     message: str | None = Field(default=None, max_length=1024)
     pipeline: str | None = None
     stages_done: str | None = Field(default=None, description="Finished stages / all stages, e.g. '2/5'.")
     stages: list[StageRecord] = Field(default_factory=list)
+    halted: PipelineHalt | None = None
+    pipeline_spec: dict[str, Any] | None = Field(
+        default=None, description="The pipeline as it was when the run started; later edits do not change the run."
+    )
     decisions_seen: int = 0
     started_at: str | None = None
     finished_at: str | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from convoy.api.common import ConvoyModel, ResourceStatus
+from convoy.api.history import WorkflowStatus
 from convoy.api.pipeline import PipelineRunSpec, PipelineRunStatus, PipelineSpec
 from convoy.api.rollback import RollbackSpec, RollbackStatus
 from convoy.api.workflow import WorkflowSpec
@@ -45,7 +46,7 @@ WORKFLOW = Kind(
     plural="workflows",
     short_name="wf",
     spec=WorkflowSpec,
-    status=ResourceStatus,
+    status=WorkflowStatus,
     description="How a service is deployed: its type, target, artifact, phases of steps, rollback and failure "
     "strategies. Started by a WorkflowRun.",
     columns=(
@@ -103,7 +104,7 @@ ROLLBACK = Kind(
     status=RollbackStatus,
     description="Return a target to its last good version, or roll back a given WorkflowRun.",
     columns=(
-        PrinterColumn("Workflow", ".spec.workflowRef.name"),
+        PrinterColumn("Workflow", ".status.workflow"),
         PrinterColumn("Run", ".status.workflowRun"),
         PrinterColumn("Phase", ".status.phase"),
         PrinterColumn("Restored", ".status.restoredRevision"),

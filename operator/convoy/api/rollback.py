@@ -36,11 +36,19 @@ class RollbackPhase(StrEnum):
 
 
 class RollbackStatus(ConvoyModel):
+    """Written only by the operator: whether the rollback was accepted, the run it rolls back, and that run's
+    rollback of its phases (in reverse order) as it goes."""
+
     phase: RollbackPhase = RollbackPhase.PENDING
     message: str | None = Field(default=None, max_length=1024)
+    workflow: str | None = Field(default=None, description="The Workflow whose deployment is rolled back.")
     workflow_run: str | None = Field(default=None, description="The run being rolled back.")
-    restored_revision: str | None = None
-    phases: list[PhaseRecord] = Field(default_factory=list)
+    post_deployment: bool = Field(
+        default=False, description="The run had succeeded (a post-deployment rollback), rather than being in flight."
+    )
+    revision: str | None = Field(default=None, description="The revision being rolled back.")
+    restored_revision: str | None = Field(default=None, description="The revision that runs again.")
+    phases: list[PhaseRecord] = Field(default_factory=list, description="The run's rollback of its phases.")
     started_at: str | None = None
     finished_at: str | None = None
     observed_generation: int | None = None

@@ -412,6 +412,10 @@ def _workflow(spec: ConvoyModel, path: str) -> Iterator[FieldError]:
         for name in trigger.variables:
             if name not in declared:
                 yield FieldError(f"{path}.triggers[{i}].variables.{name}", "not a declared variable of this workflow")
+        if trigger.image_variable is not None and trigger.image_variable not in declared:
+            yield FieldError(f"{path}.triggers[{i}].imageVariable", "not a declared variable of this workflow")
+        if spec.target is None or spec.target.deployment is None:
+            yield FieldError(f"{path}.triggers[{i}]", "a trigger watches spec.target.deployment: set it")
 
 
 def _workflow_run(spec: ConvoyModel, path: str) -> Iterator[FieldError]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from convoy.api.common import ConvoyModel, DNSLabel, Duration, ResourceName, Variable
+from convoy.api.common import ConvoyModel, DNSLabel, Duration, ResourceName, Variable, VariableName
 from convoy.api.steps import FailureStrategy, NotifyStep, Step
 
 
@@ -139,9 +139,16 @@ class TriggerSource(StrEnum):
 
 
 class Trigger(ConvoyModel):
-    """Start a run by itself when the target changes, e.g. an image bumped in git and synced by Argo CD or Flux."""
+    """Start a run by itself when the target changes, e.g. an image bumped in git and synced by Argo CD or Flux.
+
+    A Canary workflow with a trigger keeps its target Deployment paused between runs, so a template changed in
+    git does not roll out on its own: the run's canary runs the new template, promotion unpauses the Deployment,
+    and the run pauses it again when it ends. See docs/gitops.md for the fields Convoy manages."""
 
     source: TriggerSource = Field(description="PodTemplate: the target Deployment's pod template changed.")
+    image_variable: VariableName | None = Field(
+        default=None, description="The workflow variable that receives the image found in the changed pod template."
+    )
     variables: dict[str, str] = Field(default_factory=dict, description="Variable values for the started run.")
 
 
@@ -168,3 +175,6 @@ class WorkflowSpec(ConvoyModel):
     concurrency: Concurrency = Field(default_factory=Concurrency)
     notifications: list[Notification] = Field(default_factory=list, max_length=10)
     triggers: list[Trigger] = Field(default_factory=list, max_length=4)
+    revision_history_limit: int = Field(
+        default=10, ge=1, le=50, description="How many successful deployments status.history keeps (newest last)."
+    )

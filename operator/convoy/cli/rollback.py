@@ -1,9 +1,10 @@
 """`kubectl convoy rollback WORKFLOW|RUN [--force] [--wait]`.
 
-A run still in flight is told to roll itself back (a Rollback decision: it undoes its phases in reverse order,
-or takes the rollback offered by a step that waits for an intervention). Otherwise a `Rollback` object is
-created: for a Workflow it returns the target to what ran before its last successful deployment; for a
-finished run it undoes that run.
+Creates a `Rollback` object, and with --wait follows it until it is Succeeded, Failed or Refused. For a Workflow it
+returns the target to what ran before its most recent successful deployment; for a run in flight it stops the run,
+which undoes the phases it started in reverse order; for a run that succeeded (the Workflow's most recent
+deployment) it undoes that run. The operator decides whether the rollback may go ahead, so the right to roll back
+is exactly the right to create Rollbacks (the chart's rollback role), apart from deploying and deciding.
 """
 
 from __future__ import annotations
@@ -11,13 +12,10 @@ from __future__ import annotations
 import argparse
 
 from convoy.api.common import API_VERSION
-from convoy.api.decisions import DecisionAction
-from convoy.cli.decide import send
 from convoy.cli.env import Body, Cluster, Env
-from convoy.cli.errors import FAILED, OK, NotFound, UsageError
-from convoy.cli.follow import ROLLBACK_RESULTS, RUN_RESULTS, follow, parse_timeout
+from convoy.cli.errors import OK, NotFound, UsageError
+from convoy.cli.follow import ROLLBACK_RESULTS, follow, parse_timeout
 from convoy.cli.refs import WORKFLOW_RUNS
-from convoy.cli.tree import FINISHED
 
 WORKFLOWS = "workflows"
 _TYPES = {
@@ -35,8 +33,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser], comm
         "rollback",
         parents=[common],
         help="roll a workflow's target back, or a run",
-        description="A run in flight is told to roll itself back (a Rollback decision); for a Workflow, or a run that "
-        "has finished, a Rollback object is created.",
+        description="Creates a Rollback: of a Workflow's most recent successful deployment, of a run in flight (it "
+        "stops and undoes its phases), or of a run that was the Workflow's most recent successful deployment.",
     )
     parser.add_argument("target", metavar="WORKFLOW|RUN", help="wf/NAME, wfr/NAME, or NAME (a workflow, else a run)")
     parser.add_argument("--force", action="store_true", help="even if the Workflow changed since that deployment")
@@ -67,13 +65,6 @@ def rollback(args: argparse.Namespace, env: Env) -> int:
     cluster = env.connect()
     plural, obj = _target(cluster, args.target)
     name = obj["metadata"]["name"]
-    if plural == WORKFLOW_RUNS and (obj.get("status") or {}).get("phase") not in FINISHED:
-        action = {"action": DecisionAction.ROLLBACK.value, **({"reason": args.reason} if args.reason else {})}
-        send(env, f"wfr/{name}", action)
-        if not args.wait:
-            return OK
-        final = follow(cluster, WORKFLOW_RUNS, name, env, timeout=timeout, results=RUN_RESULTS)
-        return OK if final["status"]["phase"] == "RolledBack" else FAILED
     created = cluster.create("rollbacks", rollback_object(plural, name, force=args.force, reason=args.reason))
     created_name = created["metadata"]["name"]
     env.out.out(f"rollback/{created_name} created", highlight=False)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from convoy.api.decisions import Decision, DecisionAction
+from convoy.api.pipeline import PipelineSpec
 from convoy.api.validation import FieldError, validate
 from convoy.api.workflow import WorkflowSpec
 from convoy.planner.decisions import may_approve
@@ -40,15 +41,13 @@ def _decision_problems(
     if new_decisions[: len(old_decisions)] != old_decisions:
         out.append(FieldError("spec.decisions", "decisions are append-only: add new ones at the end"))
         return out
-    if kind != "WorkflowRun":
-        return out
     status = old.get("status") or {}
     for index in range(len(old_decisions), len(new_decisions)):
         decision = Decision.model_validate(new_decisions[index])
         if decision.action not in (DecisionAction.APPROVE, DecisionAction.REJECT):
             continue
         stamped = decision.model_copy(update={"by": user.get("username"), "groups": list(user.get("groups") or [])})
-        problem = _approval_problem(status, stamped)
+        problem = _approval_problem(status, stamped) if kind == "WorkflowRun" else _stage_problem(status, stamped)
         if problem:
             out.append(FieldError(f"spec.decisions[{index}]", problem))
     return out
@@ -66,6 +65,22 @@ def _approval_problem(status: Mapping[str, Any], decision: Decision) -> str | No
                     f"{decision.by} may not {decision.action.value.lower()} step {step_name}: "
                     f"the approvers are {', '.join(step.approval.approvers)}"
                 )
+    return None
+
+
+def _stage_problem(status: Mapping[str, Any], decision: Decision) -> str | None:
+    """A PipelineRun's approval stage: the stage named, else the one stage waiting for approval."""
+    waiting = [r.get("name") for r in status.get("stages") or [] if r.get("state") == "WaitingForApproval"]
+    stage_name = decision.stage or (waiting[0] if len(waiting) == 1 else None)
+    if not status.get("pipelineSpec") or not stage_name:
+        return None
+    pipeline = PipelineSpec.model_validate(status["pipelineSpec"])
+    for stage in pipeline.stages:
+        if stage.name == stage_name and stage.approval is not None and not may_approve(stage.approval, decision):
+            return (
+                f"{decision.by} may not {decision.action.value.lower()} stage {stage_name}: "
+                f"the approvers are {', '.join(stage.approval.approvers)}"
+            )
     return None
 
 

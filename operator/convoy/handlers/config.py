@@ -16,6 +16,8 @@ class OperatorConfig:
     webhook_certfile: Path | None = None
     webhook_keyfile: Path | None = None
     metrics_port: int = 8080
+    peering_lifetime: int = 60
+    highly_available: bool = False
     log_json: bool = False
 
 

@@ -11,6 +11,7 @@ from convoy.adapters import events, resources
 from convoy.adapters.owner import Owner
 from convoy.api.common import Condition, ConditionStatus, ResourceStatus
 from convoy.api.validation import validate
+from convoy.handlers import history
 from convoy.planner.timeutil import stamp
 
 KINDS = {"workflows": "Workflow", "pipelines": "Pipeline"}
@@ -20,8 +21,8 @@ def status_for(kind: str, body: dict[str, Any], now: datetime) -> ResourceStatus
     """Pure: the status a definition should have."""
     meta = body["metadata"]
     errors = validate(kind, body)
-    old = ResourceStatus.model_validate(body.get("status") or {})
-    previous = next((c for c in old.conditions if c.type == "Ready"), None)
+    conditions = [Condition.model_validate(c) for c in (body.get("status") or {}).get("conditions") or []]
+    previous = next((c for c in conditions if c.type == "Ready"), None)
     value = ConditionStatus.FALSE if errors else ConditionStatus.TRUE
     message = "; ".join(str(e) for e in errors)[:32000] if errors else f"{kind} accepted"
     changed = previous is None or previous.status is not value or previous.message != message
@@ -43,6 +44,8 @@ async def reconcile(plural: str, namespace: str, name: str) -> None:
     kind = KINDS[plural]
     status = status_for(kind, body, datetime.now(UTC))
     wire = status.to_wire()
+    if plural == "workflows":  # the status is written whole: the revision history goes into the same patch
+        wire = await history.with_history(body, wire)
     if wire == body.get("status"):
         return
     ready = status.conditions[0]

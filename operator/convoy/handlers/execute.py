@@ -20,6 +20,7 @@ from convoy.planner.actions import (
     RestoreSnapshot,
     ScaleDeployment,
     SetImage,
+    SetPaused,
     SetRouteWeights,
 )
 from convoy.planner.observed import Measurement
@@ -51,6 +52,8 @@ async def perform(owner: Owner, action: Action, measurements: dict[str, Measurem
             )
         case EnsureCopy():
             await copies.ensure_copy(owner, action)
+        case SetPaused():
+            await workloads.set_paused(owner, action)
         case ScaleDeployment():
             await copies.scale(owner, action)
         case DeleteDeployment():

@@ -19,6 +19,12 @@ class Entry:
     finished: bool
     targets: list[str] | None
     queued: bool = False
+    # What the run metrics report (handlers/metrics.py). An inline workflow has no name to report (the status
+    # names it after the run, and run names would make the series unbounded).
+    workflow: str = ""
+    type: str = ""
+    phase: str = "Pending"
+    weight: int | None = None
 
 
 @dataclass
@@ -30,6 +36,7 @@ class RunIndex:
         key = (meta["namespace"], meta["name"])
         known = self.entries.get(key)
         targets = status.get("targets") or (known.targets if known else None)
+        spec = body.get("spec") or {}
         self.entries[key] = Entry(
             namespace=key[0],
             name=key[1],
@@ -37,11 +44,19 @@ class RunIndex:
             finished=bool(status.get("result")),
             targets=targets,
             queued=status.get("phase") == "Queued",
+            workflow=(spec.get("workflowRef") or {}).get("name") or "",
+            type=status.get("type") or (spec.get("workflow") or {}).get("type") or "",
+            phase=status.get("phase") or "Pending",
+            weight=status.get("weight"),
         )
-        QUEUED.set(sum(e.queued and not e.finished for e in self.entries.values()))
+        self._count_queued()
 
     def remove(self, namespace: str, name: str) -> None:
         self.entries.pop((namespace, name), None)
+        self._count_queued()
+
+    def _count_queued(self) -> None:
+        QUEUED.set(sum(e.queued and not e.finished for e in self.entries.values()))
 
     def set_targets(self, namespace: str, name: str, targets: list[str]) -> None:
         entry = self.entries.get((namespace, name))

@@ -17,9 +17,21 @@ from prometheus_client import start_http_server
 
 from convoy.adapters import kube, resources
 from convoy.api.resources import BY_PLURAL
-from convoy.handlers import admission, certs, config, definitions, workflowruns
+from convoy.handlers import (
+    admission,
+    certs,
+    config,
+    definitions,
+    history,
+    metrics,
+    pipelineruns,
+    rollbacks,
+    triggers,
+    workflowruns,
+)
 from convoy.handlers.runtime import INDEX, SCHEDULER
 from convoy.handlers.scheduler import Key
+from convoy.planner.rollbacks import ANNOTATION as ROLLBACK_ANNOTATION
 
 log = logging.getLogger(__name__)
 GROUP, VERSION = "convoy.dev", "v1alpha1"
@@ -33,9 +45,11 @@ async def _reconcile_definition(key: Key) -> None:
     await definitions.reconcile(*key)
 
 
+_ = triggers  # registers its kopf handlers and the "triggers" kind on import
 SCHEDULER.register("workflowruns", _reconcile_run)
 SCHEDULER.register("workflows", _reconcile_definition)
 SCHEDULER.register("pipelines", _reconcile_definition)
+metrics.report_runs(INDEX)
 
 
 @kopf.on.startup()
@@ -46,6 +60,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.enabled = False
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [1, 2, 5, 10]
+    settings.peering.lifetime = cfg.peering_lifetime
     if cfg.webhook_host is not None:
         certfile, keyfile = cfg.webhook_certfile, cfg.webhook_keyfile
         if certfile is None or keyfile is None:
@@ -86,6 +101,7 @@ async def cleanup(**_: Any) -> None:
 @kopf.on.event(GROUP, VERSION, "workflowruns")
 async def run_event(type: str, body: kopf.Body, **_: Any) -> None:
     meta = body["metadata"]
+    pipelineruns.family_event(body, deleted=type == "DELETED")
     if type == "DELETED":
         INDEX.remove(meta["namespace"], meta["name"])
         SCHEDULER.forget(("workflowruns", meta["namespace"], meta["name"]))
@@ -111,6 +127,12 @@ async def workflow_event(type: str, body: kopf.Body, **_: Any) -> None:
         SCHEDULER.trigger(("workflows", body["metadata"]["namespace"], body["metadata"]["name"]))
 
 
+@kopf.on.event(GROUP, VERSION, "pipelineruns")
+async def pipeline_run_event(type: str, body: kopf.Body, **_: Any) -> None:
+    if type != "DELETED":
+        pipelineruns.pipeline_run_event(body["metadata"]["namespace"], body["metadata"]["name"])
+
+
 @kopf.on.event(GROUP, VERSION, "pipelines")
 async def pipeline_event(type: str, body: kopf.Body, **_: Any) -> None:
     if type != "DELETED":
@@ -130,6 +152,38 @@ async def job_event(body: kopf.Body, **_: Any) -> None:
     SCHEDULER.trigger(("workflowruns", meta["namespace"], meta["labels"]["convoy.dev/run"]))
 
 
+# Rollbacks (handlers/rollbacks.py), and the revision history in each Workflow's status (handlers/history.py).
+
+
+async def _reconcile_rollback(key: Key) -> None:
+    await rollbacks.reconcile(key[1], key[2])
+
+
+SCHEDULER.register("rollbacks", _reconcile_rollback)
+
+
+@kopf.on.event(GROUP, VERSION, "rollbacks")
+async def rollback_event(type: str, body: kopf.Body, **_: Any) -> None:
+    if type != "DELETED":
+        SCHEDULER.trigger(("rollbacks", body["metadata"]["namespace"], body["metadata"]["name"]))
+
+
+@kopf.on.event(GROUP, VERSION, "workflowruns", annotations={ROLLBACK_ANNOTATION: kopf.PRESENT})
+async def rolled_back_run_event(body: kopf.Body, **_: Any) -> None:
+    """A run that a Rollback asked to roll back moved: that Rollback follows it."""
+    namespace, _sep, name = str(body["metadata"]["annotations"][ROLLBACK_ANNOTATION]).partition("/")
+    if name:
+        SCHEDULER.trigger(("rollbacks", namespace, name))
+
+
+@kopf.on.event(GROUP, VERSION, "workflowruns")
+async def finished_run_event(type: str, body: kopf.Body, **_: Any) -> None:
+    """A run of a Workflow that has ended may be a deployment for the Workflow's history."""
+    workflow = history.ended_with_workflow(dict(body))
+    if workflow is not None and type != "DELETED":
+        SCHEDULER.trigger(("workflows", *workflow))
+
+
 def _validate(body: kopf.Body, userinfo: kopf.UserInfo, resource: kopf.Resource, **kwargs: Any) -> None:
     kind = BY_PLURAL[resource.plural].kind
     old = kwargs.get("old")
@@ -146,7 +200,15 @@ def stamp_decisions(body: kopf.Body, userinfo: kopf.UserInfo, patch: kopf.Patch,
 
 
 if config.current.webhook_host is not None:  # kopf refuses to start with admission handlers but no server
+    # With replicas, a replica that stops must not take the webhooks away from the one that stays: persistent
+    # webhooks outlive the process (admission fails closed while no replica runs), so decisions stay stamped.
+    _keep = config.current.highly_available
+    _writes: list[kopf.Operation] = ["CREATE", "UPDATE"]
     for _plural in BY_PLURAL:
-        kopf.on.validate(GROUP, VERSION, _plural, id=f"validate-{_plural}", operations=["CREATE", "UPDATE"])(_validate)
+        kopf.on.validate(GROUP, VERSION, _plural, id=f"validate-{_plural}", operations=_writes, persistent=_keep)(
+            _validate
+        )
     for _plural in ("workflowruns", "pipelineruns"):
-        kopf.on.mutate(GROUP, VERSION, _plural, id=f"stamp-{_plural}", operations=["CREATE", "UPDATE"])(stamp_decisions)
+        kopf.on.mutate(GROUP, VERSION, _plural, id=f"stamp-{_plural}", operations=_writes, persistent=_keep)(
+            stamp_decisions
+        )

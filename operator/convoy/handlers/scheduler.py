@@ -12,13 +12,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str, str]  # (plural, namespace, name)
 Reconcile = Callable[[Key], Awaitable[datetime | None]]
 
 RECONCILE_SECONDS = Histogram("convoy_reconcile_seconds", "Time one reconcile of an object takes.", ["kind"])
+RECONCILE_ERRORS = Counter("convoy_reconcile_errors", "Reconciles that failed and were retried later.", ["kind"])
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
@@ -72,6 +73,7 @@ class Scheduler:
         except asyncio.CancelledError:
             raise
         except Exception:
+            RECONCILE_ERRORS.labels(key[0]).inc()
             failures = self._failures.get(key, 0)
             delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
             self._failures[key] = failures + 1

@@ -19,12 +19,15 @@ from convoy.adapters.routes import ROUTER
 from convoy.api.validation import FieldError, InvalidSpec, parse_spec
 from convoy.api.workflow import WorkflowSpec, WorkflowType
 from convoy.api.workflowrun import WorkflowRunSpec, WorkflowRunStatus
+from convoy.handlers import metrics
+from convoy.handlers.barriers import observe_barriers
 from convoy.handlers.execute import perform
 from convoy.handlers.index import RunIndex
 from convoy.planner.actions import Action, PointService, SetRouteWeights
 from convoy.planner.bluegreen import color_names
 from convoy.planner.canary import canary_name
 from convoy.planner.cycle import RunIdentity
+from convoy.planner.decisions import reopens
 from convoy.planner.observed import Measurement, Observed, Route, Workload
 from convoy.planner.run import Plan, plan, resolve, targets
 
@@ -106,13 +109,17 @@ async def observe(
             if seen is not None:
                 routes[f"{identity.namespace}/{route.http_route}"] = seen
     queued_behind = () if status.started_at else index.ahead_of(identity.namespace, identity.name, wanted)
+    me = (identity.namespace, identity.name)
+    others = [f"{ns}/{n}" for ns, n in index.sharing(wanted) if (ns, n) != me] if status.result else []
     return Observed(
         routes=routes,
         services=service_selectors,
         workloads=found,
         jobs=await jobs.observe(identity.namespace, identity.name),
         queued_behind=queued_behind,
+        others_in_flight=tuple(sorted(others)),
         in_pipeline=spec.pipeline_run_ref is not None,
+        barriers=await observe_barriers(identity, spec.pipeline_run_ref, rendered) if spec.pipeline_run_ref else {},
     )
 
 
@@ -141,7 +148,7 @@ async def reconcile(namespace: str, name: str, index: RunIndex) -> datetime | No
 
 async def _reconcile_once(body: dict[str, Any], index: RunIndex) -> datetime | None:
     meta = body["metadata"]
-    if (body.get("status") or {}).get("result"):
+    if (body.get("status") or {}).get("result") and not _rolled_back_after_success(body):
         return None  # finished runs are history: nothing to observe, nothing to do
     identity = RunIdentity(meta["name"], meta["namespace"], meta.get("generation", 1))
     owner = Owner("WorkflowRun", meta["name"], meta["namespace"], meta["uid"])
@@ -176,7 +183,14 @@ async def _reconcile_once(body: dict[str, Any], index: RunIndex) -> datetime | N
     if new_status != body.get("status"):
         updated = await resources.replace_status(PLURAL, body, new_status)
         index.observe(updated)
+        metrics.observe_write(status, result.status)
     return wake_at
+
+
+def _rolled_back_after_success(body: dict[str, Any]) -> bool:
+    """A run that succeeded and has a Rollback decision it has not seen: a post-deployment rollback reopens it."""
+    spec = _spec(body)
+    return not isinstance(spec, InvalidSpec) and reopens(spec, _status(body))
 
 
 class UnreadableStatus(Exception):

@@ -121,6 +121,15 @@ class ScaleDeployment:
 
 
 @dataclass(frozen=True)
+class SetPaused:
+    """Pause or resume a Deployment's rollouts (a triggered canary's stable Deployment waits paused between runs)."""
+
+    namespace: str
+    name: str
+    paused: bool
+
+
+@dataclass(frozen=True)
 class DeleteDeployment:
     namespace: str
     name: str
@@ -160,6 +169,7 @@ Action = (
     | EnsureCopy
     | ScaleDeployment
     | DeleteDeployment
+    | SetPaused
     | PointService
     | SetRouteWeights
 )

@@ -13,7 +13,8 @@ Traffic-route split: stable keeps all `total` pods, the canary gets `ceil(total 
 HTTPRoute's weights decide the traffic. The last phase (weight 100) promotes: the new pod template goes into the
 stable Deployment (after a snapshot), stable is scaled back to `total`, traffic returns to stable, and the
 canary is removed. Rolling a phase back returns to the previous phase's weight; the first phase's rollback
-removes the canary.
+removes the canary. That is the reference's per-phase rollback sizing for a run that owns its pod counts: see
+planner/rollback_sizing.py.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from convoy.planner.actions import (
     PointService,
     ScaleDeployment,
     SetImage,
+    SetPaused,
     SetRouteWeights,
 )
 from convoy.planner.cycle import Cycle, Position, clip, target_of
@@ -125,7 +127,7 @@ def _set_weight(
         canary_ready = (
             canary is not None and canary.applied == key and canary.replicas == canary_count and canary.rolled_out
         )
-    stable_ready = stable.replicas == stable_pods and stable.rolled_out
+    stable_ready = stable.replicas == stable_pods and stable.scaled
     if canary_ready and stable_ready and route_ready:
         c.status.weight = weight
         succeed(c, pos.record, f"weight {weight}%: {stable_pods} stable and {canary_count} canary pods")
@@ -164,6 +166,8 @@ def _promote(c: Cycle, pos: Position, namespace: str, deployment: str, stable: W
     c.status.canary = CanaryPods(total=total, stable=total, canary=c.status.canary.canary if c.status.canary else 0)
     c.act(SetImage(namespace, deployment, artifact.container, artifact.image, snapshot_name(c, pos), key))
     c.act(ScaleDeployment(namespace, deployment, total))
+    if c.workflow.triggers:
+        c.act(SetPaused(namespace, deployment, False))
     if not (stable.applied == key and stable.replicas == total and stable.rolled_out):
         pos.record.state, pos.record.awaiting = StepState.RUNNING, Awaiting.ROLLOUT
         pos.record.message = clip(
@@ -180,6 +184,15 @@ def _promote(c: Cycle, pos: Position, namespace: str, deployment: str, stable: W
     c.status.weight = 100
     c.status.canary = CanaryPods(total=total, stable=total, canary=0)
     succeed(c, pos.record, f"promoted: {total} stable pods run the new version, canary removed")
+
+
+def repause(c: Cycle) -> None:
+    """A triggered canary's stable Deployment waits paused for the next change from git (see Trigger)."""
+    if c.workflow.triggers:
+        for phase in c.workflow.phases[:1]:
+            namespace, deployment = target_of(c.workflow, phase, c.run.namespace)
+            if deployment is not None:
+                c.act(SetPaused(namespace, deployment, True))
 
 
 def rollback(c: Cycle, pos: Position) -> None:

@@ -1,12 +1,25 @@
-"""Applying people's decisions (spec.decisions) that the run has not seen yet, in the order they were made."""
+"""Applying people's decisions (spec.decisions) that the run has not seen yet, in the order they were made.
+
+A finished run takes no decisions, with one exception: a Rollback decision on a run that succeeded reopens it into a
+post-deployment rollback (what a `Rollback` object asks for). The run then undoes every phase in reverse order, as if
+its deployment had failed, and ends RolledBack, marked in `status.postDeploymentRollback`.
+"""
 
 from __future__ import annotations
 
 from convoy.api.decisions import Decision, DecisionAction
 from convoy.api.steps import ApprovalStep, ErrorKind, FailureAction
-from convoy.api.workflowrun import Awaiting, StepState
+from convoy.api.workflow import WorkflowType
+from convoy.api.workflowrun import (
+    Awaiting,
+    PostDeploymentRollback,
+    RunResult,
+    StepState,
+    WorkflowRunSpec,
+    WorkflowRunStatus,
+)
 from convoy.planner import failures
-from convoy.planner.cycle import Cycle, Position, clip
+from convoy.planner.cycle import Cycle, Position, clip, finished
 from convoy.planner.steps import fail, succeed
 
 
@@ -17,6 +30,40 @@ def may_approve(approval: ApprovalStep, decision: Decision) -> bool:
     users = {a for a in approval.approvers if not a.startswith("group:")}
     groups = {a.removeprefix("group:") for a in approval.approvers if a.startswith("group:")}
     return decision.by in users or bool(groups.intersection(decision.groups))
+
+
+def reopens(spec: WorkflowRunSpec, status: WorkflowRunStatus) -> bool:
+    """Whether the run succeeded and a Rollback decision it has not seen yet asks to undo it."""
+    unseen = spec.decisions[status.decisions_seen :]
+    return status.result is RunResult.SUCCEEDED and any(d.action is DecisionAction.ROLLBACK for d in unseen)
+
+
+def reopen(c: Cycle) -> None:
+    """Turn a run that succeeded back into a rollback of all its phases, unless another run of its targets is in
+    flight. Decisions made after it had finished and before the Rollback are passed over, as they always are on a
+    finished run."""
+    status, decisions = c.status, c.spec.decisions
+    index = next(
+        i for i in range(status.decisions_seen, len(decisions)) if decisions[i].action is DecisionAction.ROLLBACK
+    )
+    decision = decisions[index]
+    status.decisions_seen = index + 1
+    if c.observed.others_in_flight:
+        # Restoring this run's "before" would overwrite what a later run is deploying: a Rollback object refuses
+        # this too; a decision appended by hand is ignored here.
+        busy = ", ".join(c.observed.others_in_flight)
+        c.event(
+            f"decision/{index}", "DecisionIgnored", f"Rollback: {busy} of the same target is in flight", warning=True
+        )
+        return
+    status.post_deployment_rollback = PostDeploymentRollback(
+        succeeded_at=status.finished_at, requested_by=decision.by, reason=decision.reason
+    )
+    status.result = status.finished_at = None
+    reason = f": {decision.reason}" if decision.reason else ""
+    failures.begin_rollback(
+        c, f"rolling back the deployment after it succeeded, requested by {decision.by or 'someone'}{reason}"
+    )
 
 
 def apply_new(c: Cycle) -> None:
@@ -34,6 +81,9 @@ def _apply(c: Cycle, index: int, decision: Decision) -> None:
     if action is DecisionAction.ABORT or (action is DecisionAction.ROLLBACK and c.status.started_at is None):
         # a run that has not started (queued) has nothing to roll back: it just stops
         failures.abort(c, f"aborted by {who}" + (f": {decision.reason}" if decision.reason else ""))
+        return
+    if action is DecisionAction.PROMOTE_FULL and c.workflow.type is WorkflowType.CANARY and not c.status.rolling_back:
+        _promote_full(c, who, key)
         return
     pos = c.current()
     if action is DecisionAction.ROLLBACK:
@@ -61,6 +111,19 @@ def _apply(c: Cycle, index: int, decision: Decision) -> None:
         _intervene(c, pos, decision, key)
     else:
         c.event(key, "DecisionIgnored", f"{action.value} by {who} does not apply to step {pos.step.name}", warning=True)
+
+
+def _promote_full(c: Cycle, who: str, key: str) -> None:
+    """`kubectl convoy promote --full`: skip what is left of the canary phases and go to the last (100%) one."""
+    skipped = 0
+    for phase_record in c.status.phases[:-1]:
+        for record in phase_record.steps:
+            if not finished(record):
+                record.state, record.awaiting, record.deadline, record.next_at = StepState.SKIPPED, None, None, None
+                record.finished_at = c.stamp
+                record.message = f"skipped: promoted to full by {who}"
+                skipped += 1
+    c.event(key, "PromotedFull", f"promoted to full by {who}: {skipped} steps skipped")
 
 
 _RESUMES = (DecisionAction.RESUME, DecisionAction.PROMOTE, DecisionAction.PROMOTE_FULL)

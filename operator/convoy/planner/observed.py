@@ -26,6 +26,17 @@ class Workload:
     selector: Mapping[str, str] = field(default_factory=dict)
 
     @property
+    def scaled(self) -> bool:
+        """The controller has seen the latest spec and runs `replicas` ready, available pods and no more — of
+        whichever template (a paused canary stable keeps the old one while git's new one waits)."""
+        return (
+            self.observed_generation >= self.generation
+            and self.ready_replicas == self.replicas
+            and self.available_replicas == self.replicas
+            and self.status_replicas == self.replicas
+        )
+
+    @property
     def rolled_out(self) -> bool:
         """The controller has seen the latest spec and every desired pod is updated, ready and available, with no
         old pod left."""
@@ -89,6 +100,8 @@ class Observed:
     services: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     queued_behind: tuple[str, ...] = ()
     in_pipeline: bool = False
+    others_in_flight: tuple[str, ...] = ()
+    """For a run that succeeded and is asked to roll back: the other unfinished runs of its targets."""
 
     def workload(self, namespace: str, name: str) -> Workload | None:
         return self.workloads.get(f"{namespace}/{name}")

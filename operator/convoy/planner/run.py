@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from convoy.api.common import Condition, ConditionStatus
 from convoy.api.expressions import holds
 from convoy.api.steps import ErrorKind, ManualInterventionPolicy
 from convoy.api.validation import InvalidSpec
-from convoy.api.workflow import ConcurrencyPolicy, NotificationEvent, WorkflowSpec
+from convoy.api.workflow import ConcurrencyPolicy, NotificationEvent, WorkflowSpec, WorkflowType
 from convoy.api.workflowrun import (
     Awaiting,
     PhaseRecord,
@@ -27,8 +26,9 @@ from convoy.api.workflowrun import (
     WorkflowRunSpec,
     WorkflowRunStatus,
 )
-from convoy.planner import bluegreen, decisions, failures
+from convoy.planner import bluegreen, canary, decisions, failures
 from convoy.planner.actions import Action, MarkBarrier, RecordEvent
+from convoy.planner.conditions import kstatus
 from convoy.planner.context import render_workflow
 from convoy.planner.cycle import Cycle, Position, RunIdentity, clip, finished, target_of
 from convoy.planner.dispatch import evaluate
@@ -60,13 +60,17 @@ def plan(
     """The next status of the run and the actions that get the cluster there. `workflow` is the Workflow as
     resolved from the reference (or inline), or why it could not be."""
     status = status.model_copy(deep=True)
-    if status.result is not None:
+    if status.result is not None and not decisions.reopens(spec, status):
         return _finish(run, status, [], [], now, observed)
     rendered = resolve(run, spec, workflow, status, pipeline_variables, stage_outputs)
     if isinstance(rendered, InvalidSpec):
         return _invalid(run, status, rendered, now, observed)
     status.targets = targets(rendered, run.namespace)
     c = Cycle(run=run, spec=spec, workflow=rendered, status=status, observed=observed, now=now)
+    if status.result is not None:
+        decisions.reopen(c)  # a post-deployment rollback: the run that succeeded turns back
+        if status.result is not None:  # refused: it stays finished
+            return _finish(run, status, c.actions, c.wake, now, observed)
     if status.started_at is None:
         if rendered.concurrency.policy is ConcurrencyPolicy.QUEUE and observed.queued_behind:
             decisions.apply_new(c)  # an Abort ends a queued run now, rather than when its turn comes
@@ -147,6 +151,8 @@ def _advance(c: Cycle) -> None:
         pos = c.current()
         if pos is None:
             if c.status.rolling_back or bluegreen.wrap_up(c):
+                if c.workflow.type is WorkflowType.CANARY:
+                    canary.repause(c)
                 _complete(c)
             return
         record = pos.record
@@ -248,12 +254,13 @@ def _complete(c: Cycle) -> None:
     if status.rolling_back:
         failed_rollback = any(r.state is StepState.FAILED for p in status.rollback for r in p.steps)
         status.result = RunResult.FAILED if failed_rollback else RunResult.ROLLED_BACK
-        status.message = clip(
-            "rollback failed: see status.rollback"
-            if failed_rollback
-            else f"rolled back: {status.failure.message if status.failure else 'on request'}"
-        )
-        c.event("done", status.result.value, status.message, warning=True)
+        why = status.failure.message if status.failure else "on request"
+        if status.post_deployment_rollback is not None:
+            why = "the deployment had succeeded; rolled back on request"
+        status.message = clip("rollback failed: see status.rollback" if failed_rollback else f"rolled back: {why}")
+        # a run rolled back after it succeeded already has its "done" Event: this end gets its own
+        key = "done" if status.post_deployment_rollback is None else "post-deployment-rollback/done"
+        c.event(key, status.result.value, status.message, warning=True)
     else:
         status.result = RunResult.SUCCEEDED
         status.message = "all phases succeeded"
@@ -310,7 +317,14 @@ def _finish(
         done = sum(p.finished_at is not None for p in status.phases)
         status.progress = f"{done}/{len(status.phases)}"
     status.observed_generation = run.generation
-    status.conditions = _conditions(status, now, invalid=invalid)
+    status.conditions = kstatus(
+        status.conditions,
+        succeeded=status.phase is RunPhase.SUCCEEDED,
+        running=status.result is None,
+        reason="InvalidSpec" if invalid else status.phase.value,
+        message=status.message or status.phase.value,
+        now=now,
+    )
     wake_at = min((w for w in wake if w > now), default=None) if status.result is None else None
     return Plan(status=status, actions=tuple(actions), wake_at=wake_at)
 
@@ -354,30 +368,3 @@ def _phase(status: WorkflowRunStatus) -> RunPhase:
     if current is not None and current[1].awaiting in _WAITING_PHASES:
         return _WAITING_PHASES[current[1].awaiting]
     return RunPhase.RUNNING
-
-
-def _conditions(status: WorkflowRunStatus, now: datetime, *, invalid: bool) -> list[Condition]:
-    phase = status.phase
-    running = status.result is None
-    reason = "InvalidSpec" if invalid else phase.value
-    wanted = [
-        ("Ready", phase is RunPhase.SUCCEEDED, reason),
-        ("Reconciling", running, reason),
-        ("Stalled", not running and phase is not RunPhase.SUCCEEDED, reason),
-    ]
-    previous = {c.type: c for c in status.conditions}
-    out = []
-    for kind, true, why in wanted:
-        value = ConditionStatus.TRUE if true else ConditionStatus.FALSE
-        old = previous.get(kind)
-        changed = old is None or old.status is not value
-        out.append(
-            Condition(
-                type=kind,
-                status=value,
-                reason=why,
-                message=clip(status.message or phase.value, 1024),
-                last_transition_time=stamp(now) if changed or old is None else old.last_transition_time,
-            )
-        )
-    return out

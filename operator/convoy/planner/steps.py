@@ -135,7 +135,7 @@ def rollback(c: Cycle, pos: Position) -> None:
     wf = c.workflow
     deployed = c.status.phases[pos.phase_index]
     if not any(
-        s.state is not StepState.PENDING
+        s.state not in (StepState.PENDING, StepState.SKIPPED)
         for s, spec in zip(deployed.steps, pos.phase.steps, strict=True)
         if spec.deploy is not None
     ):
@@ -146,8 +146,11 @@ def rollback(c: Cycle, pos: Position) -> None:
     if wf.type is not WorkflowType.BASIC and deployment is not None:
         # The `applied` mark tells whether a change of this run reached the Deployment: without it there is
         # nothing of this run's to undo, and waiting for a restore that never comes would only end in a timeout.
+        # After a run succeeded its change did reach it, even if a later run (one that failed and restored this
+        # run's version, say) has marked the Deployment since: a post-deployment rollback always restores.
         workload = c.observed.workload(namespace, deployment)
-        if workload is None or not (workload.applied or "").startswith(f"{c.run.name}/"):
+        mine = workload is not None and (workload.applied or "").startswith(f"{c.run.name}/")
+        if workload is None or not (mine or c.status.post_deployment_rollback):
             found = "not found" if workload is None else "not changed by this run"
             succeed(c, pos.record, f"nothing to restore: Deployment {namespace}/{deployment} {found}")
             return
@@ -277,14 +280,16 @@ def barrier(c: Cycle, pos: Position) -> None:
     if not c.observed.in_pipeline:
         succeed(c, record, "not part of a pipeline: the barrier does not hold")
         return
-    c.act(MarkBarrier(spec.name, "reached"))
     view = c.observed.barriers.get(spec.name)
-    if view is not None and view.failed_by:
-        fail(record, ErrorKind.BARRIER_FAILED, f"barrier {spec.name}: {view.failed_by} failed before reaching it")
-        return
-    if view is not None and view.all_reached:
+    if view is not None and view.all_reached and not view.failed_by:
+        # Only "crossed", never "reached" after it: a plan repeated after a write conflict must not move the mark
+        # back, or each repetition changes the run again and the status write conflicts forever.
         c.act(MarkBarrier(spec.name, "crossed"))
         succeed(c, record, f"crossed barrier {spec.name}")
+        return
+    c.act(MarkBarrier(spec.name, "reached"))
+    if view is not None and view.failed_by:
+        fail(record, ErrorKind.BARRIER_FAILED, f"barrier {spec.name}: {view.failed_by} failed before reaching it")
         return
     deadline = record.deadline or _stamp_after(c, spec.timeout)
     if c.now >= parse(deadline):

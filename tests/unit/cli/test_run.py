@@ -123,12 +123,13 @@ def test_rollback_of_a_finished_run_creates_a_rollback_of_that_run(cluster: Fake
     assert result.out == "rollback/web-2-0-rollback-x7k2p created\n"
 
 
-def test_rollback_of_a_run_in_flight_asks_the_run_to_roll_back(cluster: FakeCluster, capsys: Any) -> None:
+def test_rollback_of_a_run_in_flight_creates_a_rollback_too(cluster: FakeCluster, capsys: Any) -> None:
+    """The rollback role creates Rollbacks; it may not patch runs, so the plugin never appends a decision itself."""
     cluster.add("workflowruns", states.approval_waiting())
     result = invoke(cluster, ["rollback", "web-2-0", "--reason", "bad"], capsys)
     assert result.code == OK
-    assert cluster.created == []
-    assert cluster.patches[0][2][-1]["value"] == {"action": "Rollback", "reason": "bad"}
+    assert cluster.created[0][1]["spec"] == {"workflowRunRef": {"name": "web-2-0"}, "reason": "bad"}
+    assert cluster.patches == []
 
 
 def test_rollback_of_nothing_is_not_found(cluster: FakeCluster, capsys: Any) -> None:

@@ -152,3 +152,15 @@ def test_traffic_route_split_sets_route_weights_and_keeps_stable_full() -> None:
     assert status.phase is RunPhase.SUCCEEDED
     assert sim.cluster.routes[f"{NAMESPACE}/web"] == {"web": 100, "web-canary": 0}
     assert pods(sim) == (10, None)
+
+
+def test_promote_full_skips_the_remaining_phases_and_promotes() -> None:
+    sim = canary_sim(workflow(canary_wire(10, 30, 60, 100)))
+    assert sim.run().phase is RunPhase.PAUSED
+    sim.decide(DecisionAction.PROMOTE_FULL)
+    status = sim.run()
+    assert status.phase is RunPhase.SUCCEEDED
+    assert status.weight == 100
+    assert pods(sim) == (10, None)
+    assert sim.record("w30", "deploy").state.value == "Skipped"
+    assert "PromotedFull" in sim.event_reasons()

@@ -155,11 +155,20 @@ def test_decisions_are_applied_in_order_in_one_cycle() -> None:
     assert sim.status.decisions_seen == 2
 
 
-def test_decisions_after_the_run_finished_are_ignored() -> None:
+@pytest.mark.parametrize(
+    "action",
+    [
+        pytest.param(DecisionAction.ABORT, id="abort"),
+        pytest.param(DecisionAction.RESUME, id="resume"),
+        pytest.param(DecisionAction.RETRY, id="retry"),
+    ],
+)
+def test_decisions_after_the_run_finished_are_ignored(action: DecisionAction) -> None:
+    """(A Rollback is the exception: it reopens a run that succeeded; see test_post_deployment.py.)"""
     sim = Sim(rolling())
     sim.run()
     finished = sim.status.model_copy(deep=True)
-    sim.decisions.append(Decision(action=DecisionAction.ROLLBACK, by="bob"))
+    sim.decisions.append(Decision(action=action, by="bob"))
 
     after = sim.plan_once()
 

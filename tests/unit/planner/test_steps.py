@@ -453,7 +453,7 @@ def test_barrier_in_a_pipeline_waits_until_everyone_reached_it() -> None:
     sim.cluster.barriers["meet"] = BarrierView(all_reached=True)
     crossed = sim.reconcile()
 
-    assert actions_of(crossed, MarkBarrier) == [MarkBarrier("meet", "reached"), MarkBarrier("meet", "crossed")]
+    assert actions_of(crossed, MarkBarrier) == [MarkBarrier("meet", "crossed")]
     assert sim.record("rollout", "sync").state is StepState.SUCCEEDED
     assert sim.status.result is RunResult.SUCCEEDED
     assert sim.cluster.marks == {"meet": "crossed"}

@@ -1,0 +1,106 @@
+"""GitOps triggers: a Workflow whose trigger watches its target Deployment starts a run when that Deployment's
+pod template changes — an image bumped in git and synced by Argo CD or Flux — and never for a change Convoy
+made itself (those update the `convoy.dev/template-hash` mark in the same patch).
+
+The run is named after the template's hash, so seeing the same change twice (a restart, a repeated event)
+creates it once. A Canary workflow's target is kept paused while no run deploys it, so the change waits for
+its canary instead of rolling out at once (see docs/gitops.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from convoy.adapters import resources, triggered, workloads
+from convoy.adapters.owner import Owner
+from convoy.api.validation import InvalidSpec, parse_spec
+from convoy.api.workflow import WorkflowSpec, WorkflowType
+from convoy.handlers.runtime import INDEX, SCHEDULER
+from convoy.handlers.scheduler import Key
+from convoy.planner.actions import SetPaused
+from convoy.planner.cycle import object_name
+
+log = logging.getLogger(__name__)
+Target = tuple[str, str]
+WATCHED: dict[Target, set[Target]] = {}  # (namespace, deployment) -> the workflows whose triggers watch it
+
+
+def _targets(namespace: str, spec: WorkflowSpec) -> list[Target]:
+    if not spec.triggers or spec.target is None or spec.target.deployment is None:
+        return []
+    return [(spec.target.namespace or namespace, spec.target.deployment)]
+
+
+def _parse(body: dict[str, Any]) -> WorkflowSpec | None:
+    try:
+        spec = parse_spec("Workflow", body.get("spec"))
+    except InvalidSpec:
+        return None
+    return spec if isinstance(spec, WorkflowSpec) else None
+
+
+@kopf.on.event("convoy.dev", "v1alpha1", "workflows", id="triggers-workflows")
+async def workflow_event(type: str, body: kopf.Body, **_: Any) -> None:
+    me = (body["metadata"]["namespace"], body["metadata"]["name"])
+    for watchers in WATCHED.values():
+        watchers.discard(me)
+    spec = None if type == "DELETED" else _parse(dict(body))
+    for target in _targets(me[0], spec) if spec is not None else []:
+        WATCHED.setdefault(target, set()).add(me)
+        SCHEDULER.trigger(("triggers", *target))
+
+
+@kopf.on.event("apps", "v1", "deployments", id="triggers-deployments")
+async def deployment_event(body: kopf.Body, **_: Any) -> None:
+    target = (body["metadata"]["namespace"], body["metadata"]["name"])
+    if WATCHED.get(target):
+        SCHEDULER.trigger(("triggers", *target))
+
+
+async def reconcile(key: Key) -> None:
+    namespace, name = key[1], key[2]
+    deployment = await workloads.read_deployment(namespace, name)
+    if deployment is None:
+        return
+    annotations = deployment["metadata"].get("annotations") or {}
+    current = workloads.template_hash(deployment["spec"]["template"])
+    seen = annotations.get(workloads.TEMPLATE_HASH)
+    busy = bool(INDEX.sharing([f"{namespace}/{name}"]))
+    for wf_namespace, wf_name in sorted(WATCHED.get((namespace, name), set())):
+        body = await resources.read("workflows", wf_namespace, wf_name)
+        spec = _parse(body) if body is not None else None
+        if body is None or spec is None:
+            continue
+        owner = Owner("Workflow", wf_name, wf_namespace, body["metadata"]["uid"])
+        if spec.type is WorkflowType.CANARY and not busy and not deployment["spec"].get("paused"):
+            await workloads.set_paused(owner, SetPaused(namespace, name, True))
+        if seen is None or seen == current:
+            continue
+        await triggered.create_run(
+            namespace=wf_namespace,
+            name=object_name(wf_name, current[:10]),
+            workflow=wf_name,
+            variables=_variables(spec, deployment),
+            labels={"convoy.dev/trigger": "PodTemplate"},
+        )
+        log.info("template of %s/%s changed: started a run of workflow %s/%s", namespace, name, wf_namespace, wf_name)
+    if seen != current:
+        await workloads.mark_template(namespace, name, current)
+
+
+def _variables(spec: WorkflowSpec, deployment: dict[str, Any]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for trigger in spec.triggers:
+        values.update(trigger.variables)
+        if trigger.image_variable is not None:
+            container = spec.artifact.container if spec.artifact else None
+            containers = deployment["spec"]["template"]["spec"]["containers"]
+            chosen = next((c for c in containers if c["name"] == container), containers[0])
+            values[trigger.image_variable] = chosen["image"]
+    return values
+
+
+SCHEDULER.register("triggers", reconcile)
