@@ -57,7 +57,7 @@ e2e: venv
 	@if [ -n "$(OWN_CLUSTER)" ]; then $(CLUSTER) up >/dev/null; eval "$$($(CLUSTER) env)"; fi; \
 	  export PATH="$(CURDIR)/$(BIN):$$PATH"; \
 	  status=0; $(BIN)/pytest tests/e2e -q --timeout=600 -p no:cacheprovider || status=$$?; \
-	  if [ -n "$(OWN_CLUSTER)" ]; then $(CLUSTER) down; fi; exit $$status
+	  if [ -n "$(OWN_CLUSTER)" ]; then hack/check-down.sh || status=1; fi; exit $$status
 
 test: lint typecheck crds-check unit e2e
 

@@ -99,6 +99,13 @@ class ObjectRef(ConvoyModel):
     namespace: DNSLabel | None = None
 
 
+class ContextRef(ConvoyModel):
+    """Shared environment for the stage's job steps: a Secret or a ConfigMap, mounted as envFrom."""
+
+    secret: ResourceName | None = None
+    config_map: ResourceName | None = None
+
+
 class SecretKeyRef(ConvoyModel):
     """A key of a Secret in the resource's namespace; the value is read at use and never copied to status."""
 

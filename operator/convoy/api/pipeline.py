@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from convoy.api.common import Condition, ConvoyModel, DNSLabel, ObjectRef, ResourceName, Variable
+from convoy.api.common import Condition, ContextRef, ConvoyModel, DNSLabel, ObjectRef, Variable
 from convoy.api.decisions import Decision
 from convoy.api.steps import ApprovalStep
 from convoy.api.workflowrun import StatusModel
@@ -33,13 +33,6 @@ class WorkflowStage(ConvoyModel):
     workflow_ref: ObjectRef
     namespace: str | None = Field(default=None, max_length=63, description="Where the WorkflowRun is created.")
     variables: dict[str, str] = Field(default_factory=dict)
-
-
-class ContextRef(ConvoyModel):
-    """Shared environment for the stage's job steps: a Secret or a ConfigMap, mounted as envFrom."""
-
-    secret: ResourceName | None = None
-    config_map: ResourceName | None = None
 
 
 class StageFailure(StrEnum):

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from convoy.api.common import Condition, ConvoyModel, ObjectRef, ResourceName
+from convoy.api.common import Condition, ContextRef, ConvoyModel, ObjectRef, ResourceName
 from convoy.api.decisions import Decision
 from convoy.api.steps import ErrorKind
 from convoy.api.workflow import WorkflowSpec, WorkflowType
@@ -51,6 +51,11 @@ class WorkflowRunSpec(ConvoyModel):
     workflow: WorkflowSpec | None = Field(default=None, description="An inline Workflow, instead of workflowRef.")
     variables: dict[str, str] = Field(default_factory=dict, description="Values of the workflow's variables.")
     pipeline_run_ref: PipelineRunRef | None = None
+    context: ContextRef | None = Field(
+        default=None,
+        description="Shared environment for the run's job steps (envFrom), in the run's namespace; a pipeline stage "
+        "passes its context here. Secret values are read by the pods, never copied into a spec or status.",
+    )
     decisions: list[Decision] = Field(default_factory=list, max_length=200)
 
 

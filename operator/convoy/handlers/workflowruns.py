@@ -68,14 +68,30 @@ async def resolve_workflow(namespace: str, spec: WorkflowRunSpec) -> WorkflowSpe
     return parsed
 
 
+async def pipeline_context(namespace: str, spec: WorkflowRunSpec) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """The values `${pipeline.variables.X}` and `${stages.S.outputs.K}` take in a run a pipeline created: the
+    PipelineRun's variables over its Pipeline's defaults, and the outputs of its stages."""
+    ref = spec.pipeline_run_ref
+    body = await resources.read("pipelineruns", ref.namespace or namespace, ref.name) if ref is not None else None
+    if body is None:
+        return {}, {}
+    status = body.get("status") or {}
+    declared = ((status.get("pipelineSpec") or {}).get("variables")) or []
+    values = {v["name"]: v["default"] for v in declared if v.get("default") is not None}
+    values.update((body.get("spec") or {}).get("variables") or {})
+    outputs = {s["name"]: dict(s.get("outputs") or {}) for s in status.get("stages") or [] if s.get("outputs")}
+    return values, outputs
+
+
 async def observe(
     identity: RunIdentity,
     spec: WorkflowRunSpec,
     workflow: WorkflowSpec | InvalidSpec,
     status: WorkflowRunStatus,
     index: RunIndex,
+    pipeline: tuple[dict[str, str], dict[str, dict[str, str]]] = ({}, {}),
 ) -> Observed:
-    rendered = resolve(identity, spec, workflow, status, None, None)
+    rendered = resolve(identity, spec, workflow, status, *pipeline)
     if isinstance(rendered, InvalidSpec):
         return Observed()
     wanted = targets(rendered, identity.namespace)
@@ -160,13 +176,23 @@ async def _reconcile_once(body: dict[str, Any], index: RunIndex) -> datetime | N
     else:
         spec = spec_or_error
         workflow = await resolve_workflow(identity.namespace, spec)
-    observed = await observe(identity, spec, workflow, status, index)
+    pipeline = await pipeline_context(identity.namespace, spec) if status.workflow_spec is None else ({}, {})
+    observed = await observe(identity, spec, workflow, status, index, pipeline)
     now = datetime.now(UTC)
     done: list[Action] = []
     measurements: dict[str, Measurement] = {}
     result: Plan | None = None
     for _ in range(MAX_PLANS):
-        result = plan(run=identity, spec=spec, workflow=workflow, status=status, observed=observed, now=now)
+        result = plan(
+            run=identity,
+            spec=spec,
+            workflow=workflow,
+            status=status,
+            observed=observed,
+            now=now,
+            pipeline_variables=pipeline[0],
+            stage_outputs=pipeline[1],
+        )
         fresh = [a for a in result.actions if a not in done]
         for action in fresh:
             await perform(owner, action, measurements)

@@ -62,6 +62,7 @@ def manifest(
             "workflowRef": {"name": ref.name, "namespace": ref.namespace or pipeline_namespace},
             "variables": dict(variables),
             "pipelineRunRef": {"name": pipeline_run.name, "namespace": pipeline_run.namespace, "stage": stage.name},
+            **({"context": stage.context.to_wire()} if stage.context is not None else {}),
             "decisions": [],
         },
     }

@@ -4,6 +4,10 @@ strategy is applied by the caller)."""
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
+from convoy.api.common import ContextRef
 from convoy.api.steps import ErrorKind, TimeoutAction, WebhookTarget
 from convoy.api.workflow import WorkflowType
 from convoy.api.workflowrun import Awaiting, Revisions, StepRecord, StepState
@@ -182,9 +186,24 @@ def job_name(c: Cycle, pos: Position) -> str:
     return object_name(c.run.name, *pos.key.split("/"))
 
 
-def _run_job(c: Cycle, pos: Position, name: str, template: dict[str, object], backoff_limit: int) -> None:
+def with_context(template: dict[str, Any], context: ContextRef | None) -> dict[str, Any]:
+    """The pod template with the run's context (a Secret and/or ConfigMap) added to every container's envFrom."""
+    if context is None:
+        return dict(template)
+    sources: list[dict[str, Any]] = []
+    if context.secret:
+        sources.append({"secretRef": {"name": context.secret}})
+    if context.config_map:
+        sources.append({"configMapRef": {"name": context.config_map}})
+    out = copy.deepcopy(template)
+    for container in out.get("spec", {}).get("containers", []):
+        container["envFrom"] = [*container.get("envFrom", []), *sources]
+    return out
+
+
+def _run_job(c: Cycle, pos: Position, name: str, template: dict[str, Any], backoff_limit: int) -> None:
     labels = {"convoy.dev/run": c.run.name, "convoy.dev/step": pos.step.name}
-    c.act(EnsureJob(c.run.namespace, name, dict(template), backoff_limit, labels))
+    c.act(EnsureJob(c.run.namespace, name, with_context(template, c.spec.context), backoff_limit, labels))
     result = c.observed.jobs.get(name)
     if result is None or not (result.succeeded or result.failed):
         pos.record.state, pos.record.awaiting = StepState.RUNNING, Awaiting.JOB
