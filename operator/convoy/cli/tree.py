@@ -58,6 +58,13 @@ def workflow_run_tree(run: Body, now: datetime) -> Tree:
     return tree
 
 
+def _pods(canary: Body | None) -> str | None:
+    """The desired pod counts of a canary split."""
+    if not canary:
+        return None
+    return f"pods {canary['stable']} stable + {canary['canary']} canary (of {canary['total']})"
+
+
 def run_label(run: Body, now: datetime) -> Text:
     status: Body = run.get("status") or {}
     phase = status.get("phase") or "Pending"
@@ -68,6 +75,7 @@ def run_label(run: Body, now: datetime) -> Text:
         [
             f"{status.get('type') or 'workflow'} {status['workflow']}" if status.get("workflow") else None,
             f"weight {status['weight']}%" if status.get("weight") is not None else None,
+            _pods(status.get("canary")),
             f"phases {status['progress']}" if status.get("progress") else None,
             joined([revisions.get("stable"), revisions.get("new")], " → ") if revisions.get("new") else None,
             f"queue position {status['queuePosition']}" if status.get("queuePosition") else None,

@@ -67,6 +67,7 @@ def canary_at_30_verifying() -> Body:
             "currentStep": "check-error-rate",
             "progress": "1/4",
             "weight": 30,
+            "canary": {"total": 10, "stable": 7, "canary": 3},
             "revisions": {"stable": "registry.example/web:1.0", "new": "registry.example/web:1.1"},
             "startedAt": ago(250),
             "workflowSpec": spec,
