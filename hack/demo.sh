@@ -33,33 +33,39 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 
-run=demo-2-0
-say "applying examples/demo-canary.yaml and a run of it, in namespace $ns"
-kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl -n "$ns" delete workflowrun "$run" --ignore-not-found >/dev/null
-kubectl -n "$ns" apply -f examples/demo-canary.yaml >/dev/null
-kubectl -n "$ns" rollout status deployment/demo --timeout=60s >/dev/null
-kubectl -n "$ns" apply -f examples/run-demo-canary.yaml >/dev/null
-
-say "progress of workflowrun/$run (pods: stable/canary)"
 columns='PHASE:.status.phase,CURRENT:.status.currentPhase,STEP:.status.currentStep,WEIGHT:.status.weight'
 columns+=',STABLE:.status.canary.stable,CANARY:.status.canary.canary,PROGRESS:.status.progress'
-kubectl -n "$ns" get workflowrun "$run" -o custom-columns="$columns" | head -1
-last="" result=""
-for _ in $(seq 1 600); do
-  line=$(kubectl -n "$ns" get workflowrun "$run" -o custom-columns="$columns" --no-headers 2>/dev/null || true)
-  if [ -n "$line" ] && [ "$line" != "$last" ]; then
-    echo "$line"
-    last=$line
-  fi
-  result=$(kubectl -n "$ns" get workflowrun "$run" -o jsonpath='{.status.result}' 2>/dev/null || true)
-  [ -n "$result" ] && break
-  sleep 0.3
-done
-echo
-.venv/bin/kubectl-convoy -n "$ns" get workflowrun "$run" || true
-echo
-kubectl -n "$ns" get deployments -o wide
-say "run finished: ${result:-not yet}"
+
+# show WORKFLOW_FILE RUN_FILE RUN DEPLOYMENT: apply an example and its run, print each change of the run's
+# progress until it ends, then its tree; succeed only if the run succeeded.
+show() {
+  local workflow=$1 runfile=$2 run=$3 deployment=$4 line last="" result=""
+  say "applying $workflow and $runfile in namespace $ns"
+  kubectl -n "$ns" delete workflowrun "$run" --ignore-not-found >/dev/null
+  kubectl -n "$ns" apply -f "$workflow" >/dev/null
+  kubectl -n "$ns" rollout status "deployment/$deployment" --timeout=60s >/dev/null
+  kubectl -n "$ns" apply -f "$runfile" >/dev/null
+  say "progress of workflowrun/$run (pods: stable/canary)"
+  kubectl -n "$ns" get workflowrun "$run" -o custom-columns="$columns" | head -1
+  for _ in $(seq 1 600); do
+    line=$(kubectl -n "$ns" get workflowrun "$run" -o custom-columns="$columns" --no-headers 2>/dev/null || true)
+    if [ -n "$line" ] && [ "$line" != "$last" ]; then
+      echo "$line"
+      last=$line
+    fi
+    result=$(kubectl -n "$ns" get workflowrun "$run" -o jsonpath='{.status.result}' 2>/dev/null || true)
+    [ -n "$result" ] && break
+    sleep 0.3
+  done
+  echo
+  .venv/bin/kubectl-convoy -n "$ns" get workflowrun "$run" || true
+  echo
+  kubectl -n "$ns" get deployment "$deployment" -o wide
+  say "workflowrun/$run finished: ${result:-not yet}"
+  [ "$result" = "Succeeded" ]
+}
+
+kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+show examples/workflow-rolling.yaml examples/run-rolling.yaml web-rolling-1-1 web-rolling
+show examples/demo-canary.yaml examples/run-demo-canary.yaml demo-2-0 demo
 echo "Reach the cluster with: export KUBECONFIG=$KUBECONFIG"
-[ "$result" = "Succeeded" ]
