@@ -280,3 +280,32 @@ def deployment_manifest(name: str, image: str, replicas: int = 3, **extra: Any) 
         },
     }
     return yaml.safe_dump(body)
+
+
+def grant_decisions(runs: Runs, plural: str, users: tuple[str, ...] = ("alice", "mallory")) -> None:
+    """Let `users` read and patch (decide on) objects of `plural` in the test's namespace."""
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "deciders"},
+        "rules": [{"apiGroups": [GROUP], "resources": [plural], "verbs": ["get", "patch"]}],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "deciders"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "deciders"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": u} for u in users],
+    }
+    runs.apply(yaml.safe_dump_all([role, binding]))
+
+
+def decide_as(
+    runs: Runs, user: str, kind: str, name: str, decision: dict[str, Any]
+) -> subprocess.CompletedProcess[str]:
+    """Append a decision as `user` (impersonated), as `kubectl convoy` would; the result, refused or not."""
+    patch = json.dumps([{"op": "add", "path": "/spec/decisions/-", "value": decision}])
+    return kubectl(
+        runs.kubeconfig, "--as", user, "-n", runs.namespace, "patch", kind, name, "--type=json", "-p", patch,
+        check=False,
+    )  # fmt: skip

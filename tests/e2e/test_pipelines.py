@@ -3,13 +3,12 @@ stages, approval stages, a tag-triggered run, and rerun from failed. Written giv
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import pytest
 import yaml
-from harness import GROUP, VERSION, Operator, Runs, deployment_manifest, kubectl
+from harness import GROUP, VERSION, Operator, Runs, decide_as, deployment_manifest, grant_decisions, kubectl
 from kubernetes import client
 from waiting import wait_for
 
@@ -347,30 +346,7 @@ def test_fan_out_then_fan_in_waits_for_all_four_tests(convoy: Operator, runs: Ru
 @pytest.fixture
 def deciders(runs: Runs) -> None:
     """Users alice (the approver) and mallory may patch pipeline runs in the namespace."""
-    role = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": {"name": "deciders"},
-        "rules": [{"apiGroups": ["convoy.dev"], "resources": ["pipelineruns"], "verbs": ["get", "patch"]}],
-    }
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": {"name": "deciders"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "deciders"},
-        "subjects": [
-            {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": u} for u in ("alice", "mallory")
-        ],
-    }
-    runs.apply(yaml.safe_dump_all([role, binding]))
-
-
-def decide_as(runs: Runs, user: str, name: str, decision: dict[str, Any]) -> Any:
-    patch = json.dumps([{"op": "add", "path": "/spec/decisions/-", "value": decision}])
-    return kubectl(
-        runs.kubeconfig, "--as", user, "-n", runs.namespace, "patch", "pipelinerun", name, "--type=json", "-p", patch,
-        check=False,
-    )  # fmt: skip
+    grant_decisions(runs, "pipelineruns")
 
 
 @pytest.fixture
@@ -389,11 +365,11 @@ def test_an_approval_stage_holds_the_deploy_until_approved(convoy: Operator, run
     assert stage_record(status, "hold")["approvers"] == ["alice"]
     assert "deploy" not in stage_runs(runs, held)
     # when someone who is not an approver approves, the API server refuses, naming them and the approvers
-    refused = decide_as(runs, "mallory", held, {"action": "Approve", "stage": "hold"})
+    refused = decide_as(runs, "mallory", "pipelinerun", held, {"action": "Approve", "stage": "hold"})
     assert refused.returncode != 0
     assert "mallory may not approve stage hold: the approvers are alice" in refused.stderr
     # when alice approves, deploy runs, and who approved is recorded
-    accepted = decide_as(runs, "alice", held, {"action": "Approve", "stage": "hold"})
+    accepted = decide_as(runs, "alice", "pipelinerun", held, {"action": "Approve", "stage": "hold"})
     assert accepted.returncode == 0, accepted.stderr
     status = runs.wait_phase(held, *FINISHED, timeout=60, plural="pipelineruns")
     assert status["phase"] == "Succeeded", status
@@ -403,7 +379,7 @@ def test_an_approval_stage_holds_the_deploy_until_approved(convoy: Operator, run
 
 
 def test_a_rejection_fails_the_pipeline_without_deploying(convoy: Operator, runs: Runs, held: str) -> None:
-    assert decide_as(runs, "alice", held, {"action": "Reject", "reason": "not today"}).returncode == 0
+    assert decide_as(runs, "alice", "pipelinerun", held, {"action": "Reject", "reason": "not today"}).returncode == 0
     status = runs.wait_phase(held, *FINISHED, timeout=60, plural="pipelineruns")
     assert status["phase"] == "Failed"
     assert stage_record(status, "hold")["state"] == "Failed"

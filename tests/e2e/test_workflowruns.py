@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from harness import Operator, Runs, deployment_manifest, kubectl
+from harness import Operator, Runs, decide_as, deployment_manifest, grant_decisions
 from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -161,30 +161,7 @@ def test_ignore_strategy_continues_and_records_it(convoy: Operator, runs: Runs, 
 @pytest.fixture
 def deciders(runs: Runs) -> None:
     """Users alice (approver) and mallory (not an approver) may patch workflow runs in the namespace."""
-    role = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": {"name": "deciders"},
-        "rules": [{"apiGroups": ["convoy.dev"], "resources": ["workflowruns"], "verbs": ["get", "patch"]}],
-    }
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": {"name": "deciders"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "deciders"},
-        "subjects": [
-            {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user} for user in ("alice", "mallory")
-        ],
-    }
-    runs.apply(yaml.safe_dump_all([role, binding]))
-
-
-def decide_as(runs: Runs, user: str, name: str, decision: dict[str, Any]) -> Any:
-    patch = json.dumps([{"op": "add", "path": "/spec/decisions/-", "value": decision}])
-    return kubectl(
-        runs.kubeconfig, "--as", user, "-n", runs.namespace, "patch", "workflowrun", name, "--type=json", "-p", patch,
-        check=False,
-    )  # fmt: skip
+    grant_decisions(runs, "workflowruns")
 
 
 def test_approval_by_an_approver_is_recorded_and_others_are_refused(
@@ -195,12 +172,14 @@ def test_approval_by_an_approver_is_recorded_and_others_are_refused(
     runs.apply(run("web-approve", "web", {"version": "2.0"}))
     runs.wait_phase("web-approve", "WaitingForApproval")
     # when someone who is not an approver approves, the API server refuses with a clear message
-    refused = decide_as(runs, "mallory", "web-approve", {"action": "Approve", "step": "go-live"})
+    refused = decide_as(runs, "mallory", "workflowrun", "web-approve", {"action": "Approve", "step": "go-live"})
     assert refused.returncode != 0
     assert "mallory may not approve step go-live: the approvers are alice" in refused.stderr
     assert runs.status("web-approve")["phase"] == "WaitingForApproval"
     # when alice approves, the run goes on and records her
-    accepted = decide_as(runs, "alice", "web-approve", {"action": "Approve", "step": "go-live", "by": "someone-else"})
+    accepted = decide_as(
+        runs, "alice", "workflowrun", "web-approve", {"action": "Approve", "step": "go-live", "by": "someone-else"}
+    )
     assert accepted.returncode == 0, accepted.stderr
     status = runs.wait_phase("web-approve", "Succeeded", "Failed", "Aborted", "RolledBack")
     assert status["phase"] == "Succeeded"
@@ -213,7 +192,10 @@ def test_rejection_applies_the_failure_strategy(convoy: Operator, runs: Runs, we
     runs.apply(workflow("web", rolling(approval)))
     runs.apply(run("web-reject", "web", {"version": "2.0"}))
     runs.wait_phase("web-reject", "WaitingForApproval")
-    assert decide_as(runs, "alice", "web-reject", {"action": "Reject", "reason": "not today"}).returncode == 0
+    assert (
+        decide_as(runs, "alice", "workflowrun", "web-reject", {"action": "Reject", "reason": "not today"}).returncode
+        == 0
+    )
     status = runs.wait_phase("web-reject", "RolledBack", "Failed", "Succeeded", "Aborted", timeout=60)
     assert status["phase"] == "RolledBack"
     assert status["failure"]["error"] == "ApprovalRejected"
