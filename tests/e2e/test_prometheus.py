@@ -17,7 +17,7 @@ import pytest
 import yaml
 from harness import Operator, Runs, deployment_manifest, free_port
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
-from test_canary import ready_pods
+from test_canary import paused_in, ready_pods
 from test_workflowruns import available, run, step_record, workflow
 from waiting import wait_for
 
@@ -150,14 +150,6 @@ def verified_canary(prometheus: Prometheus, *weights: int) -> dict[str, Any]:
     }
 
 
-def held_in(runs: Runs, name: str, phase: str) -> dict[str, Any]:
-    def held() -> dict[str, Any] | None:
-        status = runs.status(name)
-        return status if status.get("phase") == "Paused" and status.get("currentPhase") == phase else None
-
-    return wait_for(held, 60, 0.2, f"{name} was not held in {phase}")
-
-
 @pytest.fixture
 def checkout(runs: Runs) -> None:
     """Given the checkout service: 4 pods of v1 behind a Service."""
@@ -178,7 +170,7 @@ def test_a_canary_with_low_errors_passes_verification_and_is_promoted(
     runs.apply(workflow("checkout", verified_canary(prometheus, 25, 50, 100)))
     runs.apply(run("checkout-2", "checkout", {"version": "2.0"}))
     for weight, stable, canary in [(25, 3, 1), (50, 2, 2)]:
-        status = held_in(runs, "checkout-2", f"canary-{weight}")
+        status = paused_in(runs, "checkout-2", f"canary-{weight}")
         assert status["canary"] == {"total": 4, "stable": stable, "canary": canary}
         runs.decide("checkout-2", {"action": "Resume"})
     status = runs.wait_phase("checkout-2", "Succeeded", "Failed", "RolledBack", "Aborted", timeout=90)
@@ -197,9 +189,9 @@ def test_errors_rising_in_phase_two_fail_verification_and_roll_the_canary_back(
     # given a canary that passed phase 1 and is held at 50%
     runs.apply(workflow("checkout", verified_canary(prometheus, 25, 50, 100)))
     runs.apply(run("checkout-2", "checkout", {"version": "2.0"}))
-    held_in(runs, "checkout-2", "canary-25")
+    paused_in(runs, "checkout-2", "canary-25")
     runs.decide("checkout-2", {"action": "Resume"})
-    held_in(runs, "checkout-2", "canary-50")
+    paused_in(runs, "checkout-2", "canary-50")
     # when the error ratio rises before phase 2 is verified
     errors.ratio.set(HIGH)
     prometheus.sees(QUERY, HIGH)

@@ -9,8 +9,8 @@ from typing import Any
 
 from convoy.adapters import events, resources
 from convoy.adapters.owner import Owner
-from convoy.api.common import Condition, ConditionStatus, ResourceStatus
-from convoy.api.validation import validate
+from convoy.api.common import Condition, ConditionStatus, ConvoyModel, ObjectRef, ResourceStatus
+from convoy.api.validation import FieldError, InvalidSpec, parse_spec, validate
 from convoy.handlers import history
 from convoy.planner.timeutil import stamp
 
@@ -57,3 +57,16 @@ async def reconcile(plural: str, namespace: str, name: str) -> None:
         await resources.replace_status(plural, body, wire)
     except resources.Conflict:
         await reconcile(plural, namespace, name)
+
+
+async def referenced(kind: str, ref: ObjectRef, namespace: str, field: str) -> ConvoyModel | InvalidSpec:
+    """The spec of the Workflow or Pipeline a run refers to (at `field`), or why it cannot be used: missing, or
+    invalid — its errors then name the definition, so the run's status says where to look."""
+    ref_ns = ref.namespace or namespace
+    body = await resources.read(f"{kind.lower()}s", ref_ns, ref.name)
+    if body is None:
+        return InvalidSpec([FieldError(field, f"{kind} {ref_ns}/{ref.name} not found: create it")])
+    try:
+        return parse_spec(kind, body.get("spec"))
+    except InvalidSpec as invalid:
+        return InvalidSpec([FieldError(f"{kind} {ref.name}: {e.path}", e.message) for e in invalid.errors])

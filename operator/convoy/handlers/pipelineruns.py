@@ -17,8 +17,8 @@ from pydantic import ValidationError
 from convoy.adapters import events, resources, stage_runs
 from convoy.adapters.owner import Owner
 from convoy.api.pipeline import PipelineRunSpec, PipelineRunStatus, PipelineSpec
-from convoy.api.validation import FieldError, InvalidSpec, parse_spec
-from convoy.handlers import config
+from convoy.api.validation import InvalidSpec, parse_spec
+from convoy.handlers import config, definitions
 from convoy.handlers.runtime import SCHEDULER, SIBLINGS
 from convoy.handlers.scheduler import Key
 from convoy.handlers.siblings import parent_of
@@ -87,18 +87,8 @@ def _spec(body: Mapping[str, Any]) -> PipelineRunSpec | InvalidSpec:
 async def _pipeline(namespace: str, spec: PipelineRunSpec | InvalidSpec) -> PipelineSpec | InvalidSpec:
     if isinstance(spec, InvalidSpec):
         return spec
-    ref_ns = spec.pipeline_ref.namespace or namespace
-    body = await resources.read("pipelines", ref_ns, spec.pipeline_ref.name)
-    if body is None:
-        where = "spec.pipelineRef.name"
-        return InvalidSpec([FieldError(where, f"Pipeline {ref_ns}/{spec.pipeline_ref.name} not found: create it")])
-    try:
-        parsed = parse_spec("Pipeline", body.get("spec"))
-    except InvalidSpec as invalid:
-        return InvalidSpec(
-            [FieldError(f"Pipeline {spec.pipeline_ref.name}: {e.path}", e.message) for e in invalid.errors]
-        )
-    assert isinstance(parsed, PipelineSpec)
+    parsed = await definitions.referenced("Pipeline", spec.pipeline_ref, namespace, "spec.pipelineRef.name")
+    assert isinstance(parsed, PipelineSpec | InvalidSpec)
     return parsed
 
 

@@ -19,7 +19,7 @@ from convoy.adapters.routes import ROUTER
 from convoy.api.validation import FieldError, InvalidSpec, parse_spec
 from convoy.api.workflow import WorkflowSpec, WorkflowType
 from convoy.api.workflowrun import WorkflowRunSpec, WorkflowRunStatus
-from convoy.handlers import metrics
+from convoy.handlers import definitions, metrics
 from convoy.handlers.barriers import observe_barriers
 from convoy.handlers.execute import perform
 from convoy.handlers.index import RunIndex
@@ -52,19 +52,8 @@ async def resolve_workflow(namespace: str, spec: WorkflowRunSpec) -> WorkflowSpe
         return spec.workflow
     if spec.workflow_ref is None:
         return InvalidSpec([FieldError("spec", "set exactly one of workflowRef or workflow (inline)")])
-    ref_ns = spec.workflow_ref.namespace or namespace
-    body = await resources.read("workflows", ref_ns, spec.workflow_ref.name)
-    if body is None:
-        return InvalidSpec(
-            [FieldError("spec.workflowRef.name", f"Workflow {ref_ns}/{spec.workflow_ref.name} not found: create it")]
-        )
-    try:
-        parsed = parse_spec("Workflow", body.get("spec"))
-    except InvalidSpec as invalid:
-        return InvalidSpec(
-            [FieldError(f"Workflow {spec.workflow_ref.name}: {e.path}", e.message) for e in invalid.errors]
-        )
-    assert isinstance(parsed, WorkflowSpec)
+    parsed = await definitions.referenced("Workflow", spec.workflow_ref, namespace, "spec.workflowRef.name")
+    assert isinstance(parsed, WorkflowSpec | InvalidSpec)
     return parsed
 
 
