@@ -104,38 +104,57 @@ def test_the_namespaced_chart_is_accepted_by_the_api_server(kubeconfig: str, nam
 
 
 # (allowed, verb, resource, extra kubectl auth can-i flags): what the operator's code needs, and what it must not get.
+# It observes tenants' objects but changes none of them: those changes are made as the tenant (below).
 OPERATOR_CAN = [
-    pytest.param(True, "patch", "deployments.apps", (), id="patch-deployments"),
     pytest.param(True, "watch", "deployments.apps", (), id="watch-deployments"),
-    pytest.param(True, "create", "jobs.batch", (), id="create-jobs"),
-    pytest.param(True, "delete", "jobs.batch", (), id="delete-jobs"),
-    pytest.param(True, "create", "configmaps", (), id="create-snapshots"),
+    pytest.param(True, "get", "deployments.apps", (), id="read-deployments"),
+    pytest.param(False, "patch", "deployments.apps", (), id="not-patch-deployments"),
+    pytest.param(False, "create", "deployments.apps", (), id="not-create-deployments"),
+    pytest.param(False, "delete", "deployments.apps", (), id="not-delete-deployments"),
+    pytest.param(False, "update", "deployments.apps", (), id="not-update-deployments"),
+    pytest.param(True, "get", "services", (), id="read-services"),
+    pytest.param(False, "patch", "services", (), id="not-patch-services"),
+    pytest.param(True, "get", "httproutes.gateway.networking.k8s.io", (), id="read-httproutes"),
+    pytest.param(False, "patch", "httproutes.gateway.networking.k8s.io", (), id="not-patch-httproutes"),
+    pytest.param(True, "list", "horizontalpodautoscalers.autoscaling", (), id="list-hpas"),
+    pytest.param(False, "patch", "horizontalpodautoscalers.autoscaling", (), id="not-patch-hpas"),
+    pytest.param(True, "watch", "jobs.batch", (), id="watch-jobs"),
+    pytest.param(False, "create", "jobs.batch", (), id="not-create-jobs"),
+    pytest.param(False, "delete", "jobs.batch", (), id="not-delete-jobs"),
     pytest.param(True, "get", "configmaps", (), id="read-snapshots"),
+    pytest.param(False, "create", "configmaps", (), id="not-create-configmaps"),
+    pytest.param(False, "delete", "configmaps", (), id="not-delete-configmaps"),
     pytest.param(True, "create", "events", (), id="create-events"),
-    pytest.param(True, "get", "secrets", (), id="read-a-notification-secret"),
+    pytest.param(False, "get", "secrets", (), id="not-read-secrets"),
+    pytest.param(False, "list", "secrets", (), id="not-list-secrets"),
     pytest.param(True, "patch", "workflowruns.convoy.dev", (), id="annotate-workflowruns"),
+    pytest.param(True, "create", "workflowruns.convoy.dev", (), id="create-workflowruns-for-triggers"),
     pytest.param(True, "patch", "workflowruns.convoy.dev", ("--subresource=status",), id="patch-run-status"),
     pytest.param(True, "patch", "workflows.convoy.dev", ("--subresource=status",), id="patch-workflow-status"),
+    pytest.param(True, "patch", "pipelineruns.convoy.dev", ("--subresource=status",), id="patch-pipelinerun-status"),
     pytest.param(True, "watch", "rollbacks.convoy.dev", (), id="watch-rollbacks"),
     pytest.param(True, "patch", "rollbacks.convoy.dev", ("--subresource=status",), id="patch-rollback-status"),
     pytest.param(False, "patch", "rollbacks.convoy.dev", (), id="not-patch-rollback-specs"),
+    pytest.param(False, "create", "rollbacks.convoy.dev", (), id="not-create-rollbacks"),
     pytest.param(True, "list", "pipelines.convoy.dev", (), id="list-pipelines"),
+    pytest.param(True, "list", "grants.convoy.dev", (), id="list-grants"),
+    pytest.param(False, "create", "grants.convoy.dev", (), id="not-create-grants"),
+    pytest.param(False, "delete", "workflows.convoy.dev", (), id="not-delete-workflows"),
     pytest.param(True, "watch", "customresourcedefinitions.apiextensions.k8s.io", (), id="watch-crds"),
     pytest.param(True, "create", "validatingwebhookconfigurations.admissionregistration.k8s.io", (), id="create-wh"),
     pytest.param(True, "patch", "mutatingwebhookconfigurations/convoy.dev", (), id="patch-own-webhook"),
     pytest.param(False, "patch", "mutatingwebhookconfigurations/someone-else", (), id="not-patch-other-webhooks"),
-    pytest.param(True, "delete", "deployments.apps", (), id="delete-deployments-the-canary"),
-    pytest.param(False, "update", "deployments.apps", (), id="not-update-deployments"),
-    pytest.param(False, "get", "pods", (), id="not-get-pods"),
+    pytest.param(False, "delete", "validatingwebhookconfigurations/convoy.dev", (), id="not-delete-webhooks"),
+    pytest.param(True, "create", "subjectaccessreviews.authorization.k8s.io", (), id="ask-subject-access-reviews"),
+    pytest.param(True, "impersonate", "serviceaccounts/convoy-runner", (), id="impersonate-the-runner"),
+    pytest.param(False, "impersonate", "serviceaccounts/default", (), id="not-impersonate-other-accounts"),
+    pytest.param(False, "impersonate", "serviceaccounts", (), id="not-impersonate-any-account"),
+    pytest.param(False, "impersonate", "users", (), id="not-impersonate-users"),
+    pytest.param(False, "impersonate", "groups", (), id="not-impersonate-groups"),
+    pytest.param(True, "get", "pods", (), id="read-pods-for-build-outputs"),
+    pytest.param(False, "delete", "pods", (), id="not-delete-pods"),
     pytest.param(False, "create", "pods", ("--subresource=exec",), id="not-exec-into-pods"),
-    pytest.param(False, "get", "pods", ("--subresource=exec",), id="not-get-pods-exec"),
-    pytest.param(False, "list", "secrets", (), id="not-list-secrets"),
-    pytest.param(True, "delete", "configmaps", (), id="delete-configmaps-a-basic-run-created"),
-    pytest.param(True, "create", "workflowruns.convoy.dev", (), id="create-workflowruns-for-triggers-and-stages"),
-    pytest.param(False, "delete", "secrets", (), id="not-delete-secrets"),
-    pytest.param(False, "create", "rollbacks.convoy.dev", (), id="not-create-rollbacks"),
-    pytest.param(False, "delete", "workflows.convoy.dev", (), id="not-delete-workflows"),
-    pytest.param(False, "create", "rollbacks.convoy.dev", (), id="not-create-rollbacks"),
+    pytest.param(False, "create", "serviceaccounts", ("--subresource=token",), id="not-mint-tokens"),
     pytest.param(False, "create", "clusterrolebindings.rbac.authorization.k8s.io", (), id="not-bind-cluster-roles"),
     pytest.param(False, "create", "rolebindings.rbac.authorization.k8s.io", (), id="not-bind-roles"),
     pytest.param(False, "create", "namespaces", (), id="not-create-namespaces"),
@@ -175,14 +194,16 @@ def test_watching_namespaces_confines_the_operator_to_them(
     [account] = [d for d in docs if d["kind"] == "ServiceAccount"]
     operator = f"system:serviceaccount:{namespace}:{account['metadata']['name']}"
     # When it asks, then it may work in its namespace, and only there
-    assert can_i(kubeconfig, operator, "patch", "deployments.apps", namespace)
+    assert can_i(kubeconfig, operator, "watch", "deployments.apps", namespace)
     assert can_i(kubeconfig, operator, "patch", "workflowruns.convoy.dev", namespace, "--subresource=status")
-    assert not can_i(kubeconfig, operator, "patch", "deployments.apps", "default")
-    assert not can_i(kubeconfig, operator, "get", "secrets", "default")
+    assert can_i(kubeconfig, operator, "impersonate", "serviceaccounts/convoy-runner", namespace)
+    assert not can_i(kubeconfig, operator, "watch", "deployments.apps", "default")
+    assert not can_i(kubeconfig, operator, "impersonate", "serviceaccounts/convoy-runner", "default")
     assert not can_i(kubeconfig, operator, "list", "workflowruns.convoy.dev", "default")
     # and still sees the cluster-scoped things kopf needs
     assert can_i(kubeconfig, operator, "watch", "namespaces", namespace)
     assert can_i(kubeconfig, operator, "watch", "customresourcedefinitions.apiextensions.k8s.io", namespace)
+    assert can_i(kubeconfig, operator, "create", "subjectaccessreviews.authorization.k8s.io", namespace)
 
 
 def test_only_the_rollback_role_may_create_rollbacks(kubeconfig: str, crds: None, namespace: str, release: str) -> None:
@@ -204,3 +225,48 @@ def test_only_the_rollback_role_may_create_rollbacks(kubeconfig: str, crds: None
     # and the rollback role rolls back but does not deploy
     assert can_i(kubeconfig, oncall, "create", "rollbacks.convoy.dev", namespace)
     assert not can_i(kubeconfig, oncall, "create", "workflowruns.convoy.dev", namespace)
+
+
+def test_the_operator_acts_as_the_runner_a_tenant_bound_and_nothing_more(
+    kubeconfig: str, operator_kubeconfig: str, namespace: str
+) -> None:
+    # Given the operator under the chart's RBAC (operator_kubeconfig, which installs the convoy-runner ClusterRole
+    # with it) and a tenant namespace that bound convoy-runner to its ServiceAccount (the namespace fixture does,
+    # as a platform team would)
+    runner = f"system:serviceaccount:{namespace}:convoy-runner"
+
+    def as_runner(verb: str, resource: str, in_namespace: str, *extra: str) -> bool:
+        return can_i(operator_kubeconfig, runner, verb, resource, in_namespace, *extra)
+
+    # When the operator acts as the runner, then it may do what workflows do, in the tenant's namespace
+    for verb, resource in (
+        ("patch", "deployments.apps"),
+        ("create", "deployments.apps"),
+        ("delete", "deployments.apps"),
+        ("patch", "services"),
+        ("patch", "httproutes.gateway.networking.k8s.io"),
+        ("patch", "horizontalpodautoscalers.autoscaling"),
+        ("create", "jobs.batch"),
+        ("create", "configmaps"),
+        ("get", "secrets"),
+        ("create", "workflowruns.convoy.dev"),
+    ):
+        assert as_runner(verb, resource, namespace), f"the runner may not {verb} {resource}"
+    # and nothing a workflow does not need, nor anywhere else
+    for verb, resource, where in (
+        ("list", "secrets", namespace),
+        ("create", "rolebindings.rbac.authorization.k8s.io", namespace),
+        ("create", "pods", namespace),
+        ("update", "deployments.apps", namespace),
+        ("patch", "deployments.apps", "default"),
+        ("get", "secrets", "default"),
+        ("create", "events", namespace),
+        ("delete", "horizontalpodautoscalers.autoscaling", namespace),
+    ):
+        assert not as_runner(verb, resource, where), f"the runner may {verb} {resource} in {where}"
+    # and it cannot act as any other ServiceAccount of the namespace
+    other = kubectl(
+        operator_kubeconfig, "auth", "can-i", "get", "secrets", "-n", namespace,
+        f"--as=system:serviceaccount:{namespace}:default", check=False,
+    )  # fmt: skip
+    assert other.returncode != 0 and "cannot impersonate" in other.stderr, other.stderr

@@ -51,6 +51,10 @@ app.kubernetes.io/part-of: convoy
 {{- default (printf "%s-webhook-tls" (include "convoy.fullname" .)) .Values.webhook.certSecret }}
 {{- end }}
 
+{{- define "convoy.sealSecret" -}}
+{{- default (printf "%s-seal-key" (include "convoy.fullname" .)) .Values.seal.keySecret }}
+{{- end }}
+
 {{/* "true" when more than one replica runs: kopf peering keeps one of them active. */}}
 {{- define "convoy.ha" -}}
 {{- if gt (int .Values.replicaCount) 1 }}true{{ end }}
@@ -62,75 +66,78 @@ app.kubernetes.io/part-of: convoy
 {{- end }}
 
 {{/*
+The ServiceAccount names the operator may impersonate in a tenant's namespace: tenancy.serviceAccounts, plus the
+default one (a Workflow without spec.serviceAccountName acts as it), each once.
+*/}}
+{{- define "convoy.tenancy.serviceAccounts" -}}
+{{- append .Values.tenancy.serviceAccounts .Values.tenancy.defaultServiceAccount | uniq | toJson }}
+{{- end }}
+
+{{/*
 The operator's rules on namespaced resources: in the ClusterRole (whole cluster) or in a Role per watched
 namespace. Each rule names the code that needs it; charts/convoy/README.md has the same table, and
-tests/unit/test_chart.py checks the rendered roles against it.
+tests/unit/test_chart.py checks the rendered roles against it. The operator writes only Convoy's own objects,
+Events and (through impersonation) nothing else: every change to a tenant's Deployments, Services, routes, Jobs,
+ConfigMaps and manifests is made as the tenant's ServiceAccount (adapters/kube.py acting_as), which the tenant
+binds to the convoy-runner ClusterRole (rbac-runner.yaml). It reads no Secret: those are read as the tenant too.
 */}}
 {{- define "convoy.rules.namespaced" -}}
-# handlers/operator.py watches runs; adapters/resources.py read(), list_all() (startup), annotate() (barriers)
-# adapters/triggered.py create_run(): a GitOps trigger starts a run
-# adapters/stage_runs.py list_labelled(), ensure_stage_run() (create), abort_stage_run() (patch): pipeline stages
-# adapters/rollbacks.py ensure_rollback_requested() (patch: a Rollback's decision); handlers/history.py runs_in() (list)
+# handlers/operator.py run_event (watch); adapters/resources.py read, list_all (startup), annotate (barrier marks);
+# adapters/triggered.py create_run (GitOps triggers); adapters/stage_runs.py list_labelled, abort_stage_run;
+# adapters/rollbacks.py ensure_rollback_requested (a Rollback's decision); handlers/history.py runs_in (list)
 - apiGroups: ["convoy.dev"]
   resources: ["workflowruns"]
   verbs: ["get", "list", "watch", "create", "patch"]
-# handlers/operator.py pipeline_run_event (watch); handlers/pipelineruns.py reconcile (get), handlers/barriers.py
+# handlers/operator.py watches definitions, pipeline runs and rollbacks; handlers/workflowruns.py resolve_workflow,
+# handlers/definitions.py, handlers/pipelineruns.py, handlers/barriers.py, handlers/rollbacks.py reconcile;
+# adapters/grants.py refusal (the Grants of a referenced namespace)
 - apiGroups: ["convoy.dev"]
-  resources: ["pipelineruns"]
+  resources: ["workflows", "pipelines", "pipelineruns", "rollbacks", "grants"]
   verbs: ["get", "list", "watch"]
-# adapters/resources.py replace_status(), from handlers/pipelineruns.py reconcile
+# adapters/resources.py replace_status: the one status write per reconcile
 - apiGroups: ["convoy.dev"]
-  resources: ["pipelineruns/status"]
+  resources: ["workflowruns/status", "pipelineruns/status", "workflows/status", "pipelines/status", "rollbacks/status"]
   verbs: ["patch"]
-# handlers/operator.py watches definitions; handlers/workflowruns.py resolve_workflow(), handlers/definitions.py
-- apiGroups: ["convoy.dev"]
-  resources: ["workflows", "pipelines"]
-  verbs: ["get", "list", "watch"]
-# adapters/resources.py replace_status(): the one status write per reconcile
-- apiGroups: ["convoy.dev"]
-  resources: ["workflowruns/status", "workflows/status", "pipelines/status"]
-  verbs: ["patch"]
-# handlers/operator.py rollback_event (watch); handlers/rollbacks.py reconcile (get)
-- apiGroups: ["convoy.dev"]
-  resources: ["rollbacks"]
-  verbs: ["get", "list", "watch"]
-# adapters/resources.py replace_status(), from handlers/rollbacks.py reconcile
-- apiGroups: ["convoy.dev"]
-  resources: ["rollbacks/status"]
-  verbs: ["patch"]
-# handlers/operator.py deployment_event (watch); adapters/workloads.py read_deployment(), set_image(), restore_snapshot();
-# adapters/copies.py ensure_copy() (create: canary, blue/green colors), scale() (patch), delete() (a promoted canary)
-- apiGroups: ["apps"]
-  resources: ["deployments"]
-  verbs: ["get", "list", "watch", "create", "patch", "delete"]
-# adapters/services.py point_service(): the canary Service's selector
-- apiGroups: [""]
-  resources: ["services"]
-  verbs: ["get", "patch"]
-# adapters/routes.py GatewayRouter: the backend weights of a traffic-route canary
-- apiGroups: ["gateway.networking.k8s.io"]
-  resources: ["httproutes"]
-  verbs: ["get", "patch"]
-# handlers/operator.py job_event (watch); adapters/jobs.py ensure_job(), observe(), delete_job()
-- apiGroups: ["batch"]
-  resources: ["jobs"]
-  verbs: ["create", "list", "watch", "delete"]
-# adapters/workloads.py _ensure_snapshot() (create), restore_snapshot() (get); adapters/manifests.py: a Basic
-# workflow's ConfigMaps, server-side applied (patch) and, on rollback, deleted when the run created them
-- apiGroups: [""]
-  resources: ["configmaps"]
-  verbs: ["create", "get", "patch", "delete"]
-# adapters/events.py record_event()
+# adapters/events.py record_event; adapters/notify.py claimed (was a notification delivered: its claim Event)
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create"]
-# adapters/notify.py notify(): the webhook URL of a notify step, read when sending
+  verbs: ["get", "create"]
+# handlers/operator.py deployment_event, triggers.py (watch); adapters/workloads.py read_deployment, observe
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["get", "list", "watch"]
+# handlers/operator.py job_event (watch); adapters/jobs.py observe
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get", "list", "watch"]
+# adapters/jobs.py observe: the termination message of a completed Job's pod (its outputs); read only
 - apiGroups: [""]
-  resources: ["secrets"]
-  verbs: ["get"]
+  resources: ["pods"]
+  verbs: ["get", "list"]
+# adapters/services.py selector (the canary Service's selector)
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["get", "list", "watch"]
+# adapters/workloads.py restore_snapshot, adapters/manifests.py: a snapshot is read, and trusted only when the run owns it
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "list", "watch"]
+# adapters/routes.py GatewayRouter observe (a traffic-route canary's weights)
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["httproutes"]
+  verbs: ["get", "list", "watch"]
+# adapters/autoscalers.py observe (the HPA a canary carries through its phases); read only
+- apiGroups: ["autoscaling"]
+  resources: ["horizontalpodautoscalers"]
+  verbs: ["get", "list", "watch"]
+# adapters/kube.py acting_as (impersonation): only the ServiceAccount names the chart allows
+- apiGroups: [""]
+  resources: ["serviceaccounts"]
+  resourceNames: {{ include "convoy.tenancy.serviceAccounts" . }}
+  verbs: ["impersonate"]
 {{- end }}
 
-{{/* Cluster-scoped reads and writes kopf itself makes: they stay in a ClusterRole in both modes. */}}
+{{/* Cluster-scoped reads and writes of kopf and of the webhooks: they stay in a ClusterRole in both modes. */}}
 {{- define "convoy.rules.clusterScoped" -}}
 # kopf (reactor/observation.py resource_observer): notices CRDs added or removed
 - apiGroups: ["apiextensions.k8s.io"]
@@ -151,6 +158,10 @@ tests/unit/test_chart.py checks the rendered roles against it.
   resources: ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"]
   resourceNames: ["convoy.dev"]
   verbs: ["patch"]
+# handlers/admission.py: may the user create Rollbacks (a Rollback decision) or Workflows (an inline workflow)?
+- apiGroups: ["authorization.k8s.io"]
+  resources: ["subjectaccessreviews"]
+  verbs: ["create"]
 {{- end }}
 
 {{/* kopf peering (engines/peering.py): watch the peering object, and patch it with this replica's keep-alive. */}}
