@@ -46,6 +46,18 @@ def parse(argv: list[str] | None = None) -> tuple[config.OperatorConfig, argpars
         help="seconds a replica's peering keep-alive stays valid: a standby takes over at most this long after "
         "the active replica died",
     )
+    parser.add_argument(
+        "--seal-key-file",
+        type=Path,
+        default=None,
+        help="the key that seals decisions, barrier marks and snapshots (default: seal.key in --webhook-certs, "
+        "generated if absent); every replica must use the same one",
+    )
+    parser.add_argument(
+        "--default-service-account",
+        default="convoy-runner",
+        help="the ServiceAccount a Workflow or Pipeline without spec.serviceAccountName acts as, in its namespace",
+    )
     parser.add_argument("--liveness", default=None, help="e.g. http://0.0.0.0:8081/healthz")
     parser.add_argument("--log-format", choices=["plain", "json"], default="plain")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -62,6 +74,8 @@ def parse(argv: list[str] | None = None) -> tuple[config.OperatorConfig, argpars
         peering_lifetime=args.peering_lifetime,
         highly_available=args.peering is not None,
         log_json=args.log_format == "json",
+        seal_key=args.seal_key_file,
+        default_service_account=args.default_service_account,
     )
     return cfg, args
 

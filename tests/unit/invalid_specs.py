@@ -151,7 +151,7 @@ def multi_service() -> Obj:
 
 
 def build() -> Obj:
-    job = {"template": pod_template(), "outputs": {"image": "registry.example/web:${workflow.variables.revision}"}}
+    job = {"template": pod_template(), "outputs": [{"name": "image"}]}
     return resource(
         "Workflow",
         {
@@ -526,6 +526,13 @@ CASES: list[InvalidCase] = [
         "regular expression",
     ),
     case(
+        "body-pattern-backreference",
+        rolling(),
+        {f"{STEP1}.verify.http.bodyPattern": r"(a)\1"},
+        f"{STEP1}.verify.http.bodyPattern",
+        "not a valid RE2 regular expression",
+    ),
+    case(
         "success-condition-without-result",
         rolling(),
         {
@@ -810,8 +817,8 @@ CASES: list[InvalidCase] = [
     case(
         "artifact-reference-without-artifact",
         build(),
-        {"spec.phases[0].steps[0].job.outputs.image": "${artifact.image}"},
-        "spec.phases[0].steps[0].job.outputs.image",
+        {"spec.phases[0].steps[0].job.template.metadata": {"labels": {"image": "${artifact.image}"}}},
+        "spec.phases[0].steps[0].job.template.metadata.labels.image",
         "no artifact",
     ),
     case(

@@ -120,8 +120,12 @@ def test_baseline_is_valid(name: str) -> None:
         ),
         pytest.param(
             BASELINES["build"],
-            {"spec.phases[0].steps[0].job.outputs.image": "${run.namespace}/${workflow.variables.revision}"},
-            id="build-output-references",
+            {
+                "spec.phases[0].steps[0].job.template.metadata": {
+                    "labels": {"revision": "${workflow.variables.revision}"}
+                }
+            },
+            id="build-job-references",
         ),
         pytest.param(
             BASELINES["pipeline"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any, cast
 
 from kubernetes_asyncio import client
@@ -58,9 +59,41 @@ def to_result(job: dict[str, Any]) -> JobResult:
     return JobResult()
 
 
+def termination_messages(pods: list[dict[str, Any]]) -> dict[str, tuple[str, ...]]:
+    """Job name → the termination messages of its succeeded pod's containers, in the pod spec's container order
+    (the newest succeeded pod, should a retried Job have several). Pure."""
+    found: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for pod in pods:
+        if (pod.get("status") or {}).get("phase") != "Succeeded":
+            continue
+        owner = next((r["name"] for r in pod["metadata"].get("ownerReferences") or [] if r.get("kind") == "Job"), None)
+        if owner is None:
+            continue
+        statuses = {s.get("name"): s for s in pod["status"].get("containerStatuses") or []}
+        messages = tuple(
+            ((statuses.get(container["name"]) or {}).get("state") or {}).get("terminated", {}).get("message") or ""
+            for container in (pod.get("spec") or {}).get("containers") or []
+        )
+        created = pod["metadata"].get("creationTimestamp") or ""
+        if owner not in found or created >= found[owner][0]:
+            found[owner] = (created, messages)
+    return {job: messages for job, (_, messages) in found.items()}
+
+
 async def observe(namespace: str, run: str) -> dict[str, JobResult]:
-    """The Jobs of a run, by name."""
+    """The Jobs of a run, by name. A Job that succeeded comes with its pod's termination messages (its outputs),
+    read with one list of the run's pods, and only while a succeeded Job is there to read them for."""
     batch = client.BatchV1Api(api())
-    jobs = await call("list", "jobs", batch.list_namespaced_job(namespace, label_selector=f"convoy.dev/run={run}"))
+    selector = f"convoy.dev/run={run}"
+    jobs = await call("list", "jobs", batch.list_namespaced_job(namespace, label_selector=selector))
     raw = api().sanitize_for_serialization(jobs)
-    return {item["metadata"]["name"]: to_result(item) for item in raw.get("items", [])}
+    results = {item["metadata"]["name"]: to_result(item) for item in raw.get("items", [])}
+    if not any(result.succeeded for result in results.values()):
+        return results
+    core = client.CoreV1Api(api())
+    pods = await call("list", "pods", core.list_namespaced_pod(namespace, label_selector=selector))
+    messages = termination_messages(api().sanitize_for_serialization(pods).get("items", []))
+    return {
+        name: replace(result, termination_messages=messages.get(name)) if result.succeeded else result
+        for name, result in results.items()
+    }

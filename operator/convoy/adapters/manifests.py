@@ -1,31 +1,35 @@
 """Basic workflows: objects applied as they are (server-side apply, field manager `convoy`), and put back.
 
 Before the first apply of a run, each object's current state — or its absence — is saved in a snapshot
-ConfigMap owned by the run. Restoring applies the saved objects again and deletes the ones that did not exist.
+ConfigMap owned by the run and sealed (adapters/snapshots.py). Restoring applies the saved objects again and
+deletes the ones that did not exist.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from typing import Any
 
-from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.dynamic import DynamicClient
 
-from convoy.adapters.kube import api, call, create_once, get_or_none
+from convoy.adapters import snapshots
+from convoy.adapters.kube import ApiError, acting, api, call
 from convoy.adapters.owner import APPLIED, RUN, Owner
 from convoy.planner.actions import ApplyManifests, RestoreSnapshot
 
 FIELD_MANAGER = "convoy"
 _SERVER_FIELDS = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink")
-_dynamic: DynamicClient | None = None
+_dynamic: dict[str, DynamicClient] = {}
 
 
 async def _client() -> DynamicClient:
-    global _dynamic
-    if _dynamic is None:
-        _dynamic = await DynamicClient(api())
-    return _dynamic
+    """A dynamic client over this task's API client: the tenant's, inside `acting_as`, so applies are theirs."""
+    tenant = acting()
+    who = tenant.username if tenant else ""
+    if who not in _dynamic:
+        _dynamic[who] = await DynamicClient(api())
+    return _dynamic[who]
 
 
 async def _resource(manifest: dict[str, Any]) -> Any:
@@ -33,17 +37,16 @@ async def _resource(manifest: dict[str, Any]) -> Any:
     return await dynamic.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
 
 
-class ApiFailure(Exception):
-    """A failure the dynamic client returned (as a Status object) instead of raising."""
-
-
-def _checked(result: Any) -> dict[str, Any] | None:
-    """The object of a dynamic-client answer; None for 404. The client returns failures as Status objects."""
+def _checked(result: Any, verb: str, resource: str) -> dict[str, Any] | None:
+    """The object of a dynamic-client answer; None for 404. The client returns failures as Status objects: they
+    are raised as the ApiError any other call raises, so a refusal fails the step like any other."""
     body: dict[str, Any] = result.to_dict() if hasattr(result, "to_dict") else dict(result or {})
     if body.get("kind") == "Status" and body.get("status") == "Failure":
         if body.get("code") == 404:
             return None
-        raise ApiFailure(f"{body.get('code')} {body.get('reason')}: {body.get('message')}")
+        error = ApiException(status=body.get("code"), reason=body.get("reason"))
+        error.body = json.dumps(body).encode()
+        raise ApiError(error, verb, resource, acting())
     return body
 
 
@@ -61,29 +64,21 @@ def _saved(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _snapshot(owner: Owner, action: ApplyManifests) -> None:
-    core = client.CoreV1Api(api())
-    if await get_or_none("configmaps", core.read_namespaced_config_map(action.snapshot, action.namespace)):
+    existing = await snapshots.read(action.namespace, action.snapshot)
+    if existing is not None:
+        # Saved by an earlier cycle: what the objects were before the run, not what it has applied since.
+        snapshots.check_ours(owner, existing)
         return
     dynamic = await _client()
     saved = []
     for manifest in action.manifests:
         resource = await _resource(manifest)
         name = manifest["metadata"]["name"]
-        current = _checked(
-            await call("get", resource.name, dynamic.get(resource, name=name, namespace=action.namespace))
-        )
+        reading = dynamic.get(resource, name=name, namespace=action.namespace)
+        current = _checked(await call("get", resource.name, reading), "get", resource.name)
         existing = None if current is None else _saved(current)
         saved.append({"apiVersion": manifest["apiVersion"], "kind": manifest["kind"], "name": name, "object": existing})
-    body = {
-        "metadata": {
-            "name": action.snapshot,
-            "namespace": action.namespace,
-            "labels": {RUN: owner.label, "app.kubernetes.io/managed-by": "convoy"},
-            "ownerReferences": owner.owns_in(action.namespace),
-        },
-        "data": {"objects": json.dumps(saved, sort_keys=True)},
-    }
-    await create_once("configmaps", core.create_namespaced_config_map(action.namespace, cast(client.V1ConfigMap, body)))
+    await snapshots.ensure(owner, action.namespace, action.snapshot, {"objects": json.dumps(saved, sort_keys=True)})
 
 
 async def apply_manifests(owner: Owner, action: ApplyManifests) -> None:
@@ -93,13 +88,8 @@ async def apply_manifests(owner: Owner, action: ApplyManifests) -> None:
     for manifest in action.manifests:
         resource = await _resource(manifest)
         body = _placed(manifest, action.namespace, marks)
-        _checked(
-            await call(
-                "apply",
-                resource.name,
-                dynamic.server_side_apply(resource, body=body, field_manager=FIELD_MANAGER, force_conflicts=True),
-            )
-        )
+        applying = dynamic.server_side_apply(resource, body=body, field_manager=FIELD_MANAGER, force_conflicts=True)
+        _checked(await call("apply", resource.name, applying), "apply", resource.name)
 
 
 async def restore_manifests(owner: Owner, action: RestoreSnapshot, snapshot: dict[str, str]) -> None:
@@ -109,8 +99,8 @@ async def restore_manifests(owner: Owner, action: RestoreSnapshot, snapshot: dic
         resource = await _resource(saved)
         if saved["object"] is None:
             deleting = dynamic.delete(resource, name=saved["name"], namespace=action.namespace)
-            _checked(await call("delete", resource.name, deleting))
+            _checked(await call("delete", resource.name, deleting), "delete", resource.name)
             continue
         body = _placed(saved["object"], action.namespace, marks)
         applying = dynamic.server_side_apply(resource, body=body, field_manager=FIELD_MANAGER, force_conflicts=True)
-        _checked(await call("apply", resource.name, applying))
+        _checked(await call("apply", resource.name, applying), "apply", resource.name)

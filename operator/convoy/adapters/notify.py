@@ -1,8 +1,11 @@
-"""Notifications: a Kubernetes Event always, and a webhook call when one is configured.
+"""Notifications: a Kubernetes Event always, and a webhook call when one is configured. Delivered at least once.
 
-The Event is created first and doubles as the claim: when it exists already, the notification was sent by an
-earlier cycle (or an operator that died just after), and it is not sent again. The webhook URL is read from its
-Secret at the moment of sending and never logged, put in an Event or written to a status.
+The message is sent first, and an Event recorded after it claims it as sent: a notification whose claim exists
+was delivered by an earlier cycle and is not sent again. An operator that dies between the send and the claim
+(or the run's status write) sends it again on its next cycle, with the same `Idempotency-Key` header and
+`idempotencyKey` field, so the receiver can tell the repeat from a new notification. A webhook that fails is not
+claimed: the next cycle that plans the notification tries again. The webhook URL is read from its Secret at the
+moment of sending and never logged, put in an Event or written to a status.
 """
 
 from __future__ import annotations
@@ -14,24 +17,56 @@ import logging
 import aiohttp
 from kubernetes_asyncio import client
 
-from convoy.adapters.events import record_event
-from convoy.adapters.kube import api, get_or_none
+from convoy.adapters.events import event_name, record_event
+from convoy.adapters.kube import acting, api, get_or_none, own_api
 from convoy.adapters.owner import Owner
+from convoy.api.common import SecretKeyRef
 from convoy.planner.actions import Notify
 
 log = logging.getLogger(__name__)
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
+def claim_key(action: Notify) -> str:
+    return f"{action.key}/claim"
+
+
+def idempotency_key(owner: Owner, action: Notify) -> str:
+    """The same for every delivery of one notification, and different for a new run that reuses a name."""
+    return f"{owner.uid}/{action.key}"
+
+
+async def claimed(owner: Owner, action: Notify) -> bool:
+    """Whether an earlier cycle delivered the notification (its claim Event exists)."""
+    core = client.CoreV1Api(own_api())
+    found = await get_or_none(
+        "events", core.read_namespaced_event(event_name(owner, claim_key(action)), owner.namespace)
+    )
+    return found is not None
+
+
 async def notify(owner: Owner, action: Notify) -> None:
-    if not await record_event(owner, f"{action.key}/claim", "NotificationSent", action.message):
+    if await claimed(owner, action):
         return
-    if action.webhook is None:
-        return
+    if action.webhook is None or await _deliver(owner, action):
+        await record_event(owner, claim_key(action), "NotificationSent", action.message)
+
+
+async def webhook_url(owner: Owner, webhook: SecretKeyRef) -> str | None:
+    """The webhook's URL from its Secret, None when the Secret or its key is missing."""
     core = client.CoreV1Api(api())
-    secret = await get_or_none("secrets", core.read_namespaced_secret(action.webhook.name, owner.namespace))
-    encoded = (secret.data or {}).get(action.webhook.key) if secret is not None else None
-    if encoded is None:
+    tenant = acting()  # the Secret lives beside the Workflow, whose ServiceAccount reads it
+    home = tenant.namespace if tenant is not None else owner.namespace
+    secret = await get_or_none("secrets", core.read_namespaced_secret(webhook.name, home))
+    encoded = (secret.data or {}).get(webhook.key) if secret is not None else None
+    return None if encoded is None else base64.b64decode(encoded).decode().strip()
+
+
+async def _deliver(owner: Owner, action: Notify) -> bool:
+    """Post the message to the webhook; True when it answered 2xx. A failure is recorded as a warning Event."""
+    assert action.webhook is not None
+    url = await webhook_url(owner, action.webhook)
+    if url is None:
         await record_event(
             owner,
             f"{action.key}/missing",
@@ -39,14 +74,20 @@ async def notify(owner: Owner, action: Notify) -> None:
             f"secret {action.webhook.name} has no key {action.webhook.key}",
             warning=True,
         )
-        return
-    url = base64.b64decode(encoded).decode().strip()
-    body = {"run": owner.name, "namespace": owner.namespace, "kind": owner.kind, "message": action.message}
+        return False
+    key = idempotency_key(owner, action)
+    body = {
+        "run": owner.name,
+        "namespace": owner.namespace,
+        "kind": owner.kind,
+        "message": action.message,
+        "idempotencyKey": key,
+    }
     try:
         async with (
             aiohttp.ClientSession(timeout=TIMEOUT) as session,
             session.post(
-                url, data=json.dumps(body), headers={"Content-Type": "application/json", "Idempotency-Key": action.key}
+                url, data=json.dumps(body), headers={"Content-Type": "application/json", "Idempotency-Key": key}
             ) as response,
         ):
             ok, status = response.status < 300, str(response.status)
@@ -61,3 +102,4 @@ async def notify(owner: Owner, action: Notify) -> None:
             f"webhook from secret {action.webhook.name} answered {status}",
             warning=True,
         )
+    return ok

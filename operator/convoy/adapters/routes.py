@@ -3,7 +3,10 @@ routing API — Gateway API HTTPRoute here; SMI, Istio or NGINX would be sibling
 
 Convoy manages the route's *main* rule (the first rule whose backends include the stable Service) and, when a
 header match is configured, one rule of its own in front of it that always sends matching requests to the
-canary. Every other rule and field of the route is left as git wrote it.
+canary. The header rule is the main rule narrowed by the header: each of the main rule's matches (path, method,
+query parameters, headers) with the canary's headers added, and the main rule's filters and other settings, so a
+request with the header reaches the canary only where it would have reached the stable Service. Every other rule
+and field of the route is left as git wrote it.
 """
 
 from __future__ import annotations
@@ -44,30 +47,52 @@ def weights(route: dict[str, Any], stable: str, canary: str) -> Route:
 
 
 def with_weights(route: dict[str, Any], action: SetRouteWeights) -> dict[str, Any]:
-    """The route's spec with Convoy's rules set for `action`. Pure."""
+    """The route's spec with Convoy's rules set for `action`. Pure.
+
+    The stable backend keeps whatever git set on it (port, filters) but its weight; the canary backend is a copy
+    of it for the canary Service."""
     spec: dict[str, Any] = copy.deepcopy(route["spec"])
     rules = [r for r in spec.get("rules", []) if not _is_header_rule(r)]
     for rule in rules:
         refs = rule.get("backendRefs", [])
-        if not any(ref.get("name") == action.stable_service for ref in refs):
+        stable = next((ref for ref in refs if ref.get("name") == action.stable_service), None)
+        if stable is None:
             continue
-        port = next(ref.get("port") for ref in refs if ref.get("name") == action.stable_service)
         others = [r for r in refs if r.get("name") not in (action.stable_service, action.canary_service)]
+        canary = {**stable, "name": action.canary_service}
         rule["backendRefs"] = [
-            {"name": action.stable_service, "port": port, "weight": 100 - action.canary_weight},
-            {"name": action.canary_service, "port": port, "weight": action.canary_weight},
+            {**stable, "weight": 100 - action.canary_weight},
+            {**canary, "weight": action.canary_weight},
             *others,
         ]
         if action.header_match:
-            header_rule = {
-                "name": HEADER_RULE,
-                "matches": [{"headers": [{"type": "Exact", "name": k, "value": v} for k, v in action.header_match]}],
-                "backendRefs": [{"name": action.canary_service, "port": port, "weight": 1}],
-            }
-            rules.insert(rules.index(rule), header_rule)
+            rules.insert(rules.index(rule), header_rule(rule, action.header_match, canary))
         break
     spec["rules"] = rules
     return spec
+
+
+def header_rule(main: dict[str, Any], headers: tuple[tuple[str, str], ...], canary: dict[str, Any]) -> dict[str, Any]:
+    """Convoy's header rule: the main rule's matches, each with the canary's headers added (a header of the same
+    name in a match is replaced: Gateway API allows one per name), its filters and other settings, and the
+    canary as its only backend. A main rule without matches matches every path: so does the header rule. Pure.
+
+        main matches [{path: /api}], header X-Canary: always
+            -> [{path: /api, headers: [X-Canary = always]}]
+    """
+    wanted = [{"type": "Exact", "name": name, "value": value} for name, value in headers]
+    names = {name.lower() for name, _ in headers}
+    matches = []
+    for match in main.get("matches") or [{}]:
+        kept = [h for h in match.get("headers") or [] if str(h.get("name", "")).lower() not in names]
+        matches.append({**match, "headers": [*kept, *wanted]})
+    settings = {k: v for k, v in main.items() if k not in ("name", "matches", "backendRefs")}
+    return {
+        "name": HEADER_RULE,
+        **copy.deepcopy(settings),
+        "matches": matches,
+        "backendRefs": [{**canary, "weight": 1}],
+    }
 
 
 class GatewayRouter:

@@ -1,4 +1,5 @@
-"""The WorkflowRuns of pipeline stages: created once by name, found by label in every namespace, told to abort."""
+"""The WorkflowRuns of pipeline stages: created once by name with a seal that says which PipelineRun and stage
+they were created for, read back by name and recognised by that seal, told to abort."""
 
 from __future__ import annotations
 
@@ -8,41 +9,52 @@ from typing import Any
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from convoy.adapters.kube import api, call, create_once
+from convoy.adapters import seals
+from convoy.adapters.kube import api, call
 from convoy.adapters.owner import Owner
 from convoy.adapters.resources import Conflict, read
 from convoy.api.common import GROUP, VERSION
 from convoy.planner.stages import AbortStageRun, CreateStageRun
 
 PLURAL = "workflowruns"
+STAGE_SEAL = "convoy.dev/stage-seal"
+"""Annotation on a stage's run: the seal over the PipelineRun's uid and the stage's name. Owner references cannot
+cross namespaces, and anyone who may create a WorkflowRun can write one; only Convoy can make this."""
 
 
 def _custom() -> client.CustomObjectsApi:
     return client.CustomObjectsApi(api())
 
 
-async def list_labelled(labels: dict[str, str], namespaces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """Every WorkflowRun that carries all of `labels`: in any namespace, or in each of `namespaces` (an operator
-    that watches some namespaces only may list only there)."""
-    selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-    if not namespaces:
-        result = await call(
-            "list", PLURAL, _custom().list_cluster_custom_object(GROUP, VERSION, PLURAL, label_selector=selector)
-        )
-        return list(result.get("items", []))
-    found: list[dict[str, Any]] = []
-    for namespace in namespaces:
-        request = _custom().list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, label_selector=selector)
-        found.extend((await call("list", PLURAL, request)).get("items", []))
-    return found
+def created_for(body: dict[str, Any], pipeline_run: Owner, stage: str) -> bool:
+    """Whether Convoy created this WorkflowRun for `stage` of `pipeline_run`: it carries the seal over the
+    PipelineRun's uid and the stage, and, in the PipelineRun's namespace, the PipelineRun owns it."""
+    meta = body["metadata"]
+    if not seals.valid((meta.get("annotations") or {}).get(STAGE_SEAL), "stage", pipeline_run.uid, stage):
+        return False
+    if meta["namespace"] != pipeline_run.namespace:
+        return True
+    return any(ref.get("uid") == pipeline_run.uid for ref in meta.get("ownerReferences") or [])
 
 
-async def ensure_stage_run(owner: Owner, action: CreateStageRun) -> None:
+async def ensure_stage_run(owner: Owner, action: CreateStageRun) -> str | None:
+    """Create the stage's run; its uid, or None when a run of that name exists already (the PipelineRun reads it
+    next cycle, and adopts it only if it was created for it)."""
     body = copy.deepcopy(action.manifest)
+    stage = body["spec"]["pipelineRunRef"]["stage"]
+    body["metadata"].setdefault("annotations", {})[STAGE_SEAL] = seals.seal("stage", owner.uid, stage)
     if action.owned:
         body["metadata"]["ownerReferences"] = [owner.reference()]
     namespace = body["metadata"]["namespace"]
-    await create_once(PLURAL, _custom().create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body))
+    try:
+        created = await call(
+            "create", PLURAL, _custom().create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+        )
+    except ApiException as error:
+        if error.status == 409:
+            return None
+        raise
+    return str(created["metadata"]["uid"])
 
 
 async def abort_stage_run(action: AbortStageRun) -> None:

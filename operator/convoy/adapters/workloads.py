@@ -1,8 +1,9 @@
 """Deployments: what the planner observes of them, and the changes a Rolling or MultiService run makes.
 
 Before the first change a run makes to a Deployment, its pod template is saved in a ConfigMap (the snapshot),
-owned by the run; a rollback puts that template back. The snapshot is written once and never overwritten, so a
-restart in the middle of a deploy cannot replace the original with the new version.
+owned by the run and sealed; a rollback puts that template back. The snapshot is written once and never
+overwritten, so a restart in the middle of a deploy cannot replace the original with the new version; a snapshot
+the run did not write is never used (adapters/snapshots.py).
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from typing import Any, cast
+from typing import Any
 
 from kubernetes_asyncio import client
 
-from convoy.adapters.kube import api, call, create_once, get_or_none
+from convoy.adapters import snapshots
+from convoy.adapters.kube import api, call, get_or_none
 from convoy.adapters.manifests import restore_manifests
 from convoy.adapters.owner import APPLIED, RUN, Owner
 from convoy.planner.actions import RestoreSnapshot, SetImage, SetPaused
@@ -75,21 +77,11 @@ async def observe(namespace: str, name: str, container: str | None) -> Workload 
 
 
 async def _ensure_snapshot(owner: Owner, namespace: str, snapshot: str, deployment: dict[str, Any]) -> None:
-    body = {
-        "metadata": {
-            "name": snapshot,
-            "namespace": namespace,
-            "labels": {RUN: owner.label, "app.kubernetes.io/managed-by": "convoy"},
-            "ownerReferences": owner.owns_in(namespace),
-        },
-        "data": {
-            "deployment": deployment["metadata"]["name"],
-            "template": json.dumps(deployment["spec"]["template"], sort_keys=True),
-        },
+    data = {
+        "deployment": deployment["metadata"]["name"],
+        "template": json.dumps(deployment["spec"]["template"], sort_keys=True),
     }
-    await create_once(
-        "configmaps", client.CoreV1Api(api()).create_namespaced_config_map(namespace, cast(client.V1ConfigMap, body))
-    )
+    await snapshots.ensure(owner, namespace, snapshot, data)
 
 
 def _marks(owner: Owner, key: str) -> dict[str, Any]:
@@ -121,19 +113,18 @@ async def set_image(owner: Owner, action: SetImage) -> None:
 
 
 async def restore_snapshot(owner: Owner, action: RestoreSnapshot) -> None:
-    core = client.CoreV1Api(api())
-    snapshot = await get_or_none("configmaps", core.read_namespaced_config_map(action.snapshot, action.namespace))
-    if snapshot is None:
+    saved = await snapshots.data_of(owner, action.namespace, action.snapshot)
+    if saved is None:
         return
-    if "objects" in (snapshot.data or {}):
-        await restore_manifests(owner, action, snapshot.data)
+    if "objects" in saved:
+        await restore_manifests(owner, action, saved)
         return
     if action.deployment is None:
         return
     deployment = await read_deployment(action.namespace, action.deployment)
     if deployment is None or (deployment["metadata"].get("annotations") or {}).get(APPLIED) == action.key:
         return
-    template = json.loads(snapshot.data["template"])
+    template = json.loads(saved["template"])
     ops = [
         {"op": "replace", "path": "/spec/template", "value": template},
         {

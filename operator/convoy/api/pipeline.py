@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from convoy.api.common import Condition, ContextRef, ConvoyModel, DNSLabel, ObjectRef, Variable
+from convoy.api.common import Condition, ContextRef, ConvoyModel, DNSLabel, ObjectRef, ResourceName, Variable
 from convoy.api.decisions import Decision
 from convoy.api.steps import ApprovalStep
 from convoy.api.workflowrun import StatusModel
@@ -80,6 +80,11 @@ class PipelineSpec(ConvoyModel):
     on_stage_failure: OnStageFailure = Field(
         default=OnStageFailure.FINISH_RUNNING, description="What happens to running stages when one fails."
     )
+    service_account_name: ResourceName | None = Field(
+        default=None,
+        description="The ServiceAccount, in this object's namespace, that Convoy acts as for every change it makes "
+        "(RBAC decides what it may touch); empty: the operator's default (convoy-runner).",
+    )
 
 
 class TriggerContext(ConvoyModel):
@@ -130,12 +135,20 @@ class StageRecord(StatusModel):
     state: StageState = StageState.PENDING
     workflow_run: str | None = Field(default=None, description="The stage's WorkflowRun (for Reused: the earlier one).")
     namespace: str | None = Field(default=None, description="Namespace of the stage's WorkflowRun.")
+    uid: str | None = Field(
+        default=None,
+        description="The uid of the stage's WorkflowRun, once created or adopted: only the object with this uid is "
+        "the stage's run (and a participant of its barriers).",
+    )
     started_at: str | None = None
     finished_at: str | None = None
     deadline: str | None = Field(default=None, description="Approval stages: when the timeout action is taken.")
     approvers: list[str] = Field(default_factory=list, description="Approval stages: who may decide.")
     message: str | None = Field(default=None, max_length=1024)
     decided_by: str | None = None
+    approved_by: list[str] = Field(
+        default_factory=list, description="Approval stages: the distinct approvers who approved, in order."
+    )
     outputs: dict[str, str] = Field(default_factory=dict, description="The outputs of the stage's WorkflowRun.")
 
 
@@ -154,6 +167,14 @@ class PipelineRunStatus(StatusModel):
     phase: PipelinePhase = PipelinePhase.PENDING
     message: str | None = Field(default=None, max_length=1024)
     pipeline: str | None = None
+    pipeline_uid: str | None = Field(
+        default=None, description="The uid of the Pipeline the run started from: a rerun must be of the same one."
+    )
+    variables: dict[str, str] | None = Field(
+        default=None,
+        description="The variable values the run started with, defaults included: a rerun reuses an approval only "
+        "when its values are the same.",
+    )
     stages_done: str | None = Field(default=None, description="Finished stages / all stages, e.g. '2/5'.")
     stages: list[StageRecord] = Field(default_factory=list)
     halted: PipelineHalt | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from convoy.api.common import ConvoyModel, ResourceStatus
+from convoy.api.grant import GrantSpec
 from convoy.api.history import WorkflowStatus
 from convoy.api.pipeline import PipelineRunSpec, PipelineRunStatus, PipelineSpec
 from convoy.api.rollback import RollbackSpec, RollbackStatus
@@ -112,6 +113,17 @@ ROLLBACK = Kind(
     ),
 )
 
-KINDS: tuple[Kind, ...] = (WORKFLOW, WORKFLOW_RUN, PIPELINE, PIPELINE_RUN, ROLLBACK)
+GRANT = Kind(
+    kind="Grant",
+    plural="grants",
+    short_name="grant",
+    spec=GrantSpec,
+    status=None,
+    description="Lets Workflows, Pipelines and runs of other namespaces refer to objects of this one (a target "
+    "Deployment, a Workflow, a context Secret). Changes are still made as the referrer's ServiceAccount.",
+    columns=(AGE,),
+)
+
+KINDS: tuple[Kind, ...] = (WORKFLOW, WORKFLOW_RUN, PIPELINE, PIPELINE_RUN, ROLLBACK, GRANT)
 BY_KIND = {k.kind: k for k in KINDS}
 BY_PLURAL = {k.plural: k for k in KINDS}

@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, TypeVar
 
+import re2
 from pydantic import ValidationError
 
 from convoy.api.common import (
@@ -24,10 +26,11 @@ from convoy.api.common import (
     VariableType,
     seconds,
 )
+from convoy.api.crd import render
 from convoy.api.expressions import ExpressionError, parse_condition, references, strings
 from convoy.api.pipeline import NameFilter, PipelineRunSpec, PipelineSpec
 from convoy.api.resources import BY_KIND
-from convoy.api.steps import SUCCESS_CONDITION, FailureAction, FailureStrategy, Step
+from convoy.api.steps import SUCCESS_CONDITION, FailureAction, FailureStrategy, HttpCheck, Step
 from convoy.api.workflow import CanarySplit, Phase, Target, WorkflowSpec, WorkflowType
 from convoy.api.workflowrun import WorkflowRunSpec
 
@@ -222,7 +225,7 @@ def _verify(step: Step, path: str) -> Iterator[FieldError]:
             if not 100 <= code <= 599:
                 yield FieldError(f"{path}.http.expectedStatus[{k}]", f"{code} is not an HTTP status: use 100 to 599")
         if verify.http.body_pattern:
-            yield from _regex(verify.http.body_pattern, f"{path}.http.bodyPattern")
+            yield from _linear_regex(verify.http, f"{path}.http.bodyPattern")
     if verify.prometheus is not None:
         number = re.split(r"<=|>=|==|!=|<|>", verify.prometheus.success_condition)[-1].strip()
         try:
@@ -266,6 +269,15 @@ def _regex(pattern: str, path: str) -> Iterator[FieldError]:
         yield FieldError(path, f"not a valid regular expression ({error}): fix it")
 
 
+def _linear_regex(check: HttpCheck, path: str) -> Iterator[FieldError]:
+    """A body pattern runs on RE2 (linear time), which has no backreferences or lookaround."""
+    try:
+        check.body_regex()
+    except re2.error as error:
+        reason = error.args[0].decode() if error.args and isinstance(error.args[0], bytes) else str(error)
+        yield FieldError(path, f"not a valid RE2 regular expression ({reason}): fix it")
+
+
 def _phases(wf: WorkflowSpec, path: str) -> Iterator[FieldError]:
     phases = wf.phases
     for i in _duplicates(p.name for p in phases):
@@ -302,6 +314,10 @@ def _barriers(phases: list[Phase], path: str) -> Iterator[FieldError]:
 
 def _target(target: Target, path: str, wf: WorkflowSpec) -> Iterator[FieldError]:
     yield from _namespace(target.namespace, f"{path}.namespace")
+    for field, name in (("deployment", target.deployment), ("service", target.service)):
+        # like the namespace, a name that uses variables is checked once a run has rendered it
+        if name is not None and "${" not in name and not re.fullmatch(DNS_SUBDOMAIN, name):
+            yield FieldError(f"{path}.{field}", f"'{name}' is not {_PATTERN_MEANING[DNS_SUBDOMAIN]}")
     if target.manifests is not None and wf.type is not WorkflowType.BASIC:
         yield FieldError(f"{path}.manifests", "manifests apply only to Basic workflows: name the Deployment instead")
     elif target.manifests is not None:
@@ -416,6 +432,12 @@ def _workflow(spec: ConvoyModel, path: str) -> Iterator[FieldError]:
             yield FieldError(f"{path}.triggers[{i}].imageVariable", "not a declared variable of this workflow")
         if spec.target is None or spec.target.deployment is None:
             yield FieldError(f"{path}.triggers[{i}]", "a trigger watches spec.target.deployment: set it")
+        elif "${" in spec.target.deployment + (spec.target.namespace or ""):
+            yield FieldError(
+                f"{path}.triggers[{i}]",
+                "a trigger watches one Deployment, known before any run: spec.target.deployment and namespace "
+                "cannot use variables in a workflow with triggers",
+            )
 
 
 def _workflow_run(spec: ConvoyModel, path: str) -> Iterator[FieldError]:
@@ -557,4 +579,170 @@ _RULES = {
     "Pipeline": _pipeline,
     "PipelineRun": _pipeline_run,
     "Rollback": _nothing,
+    "Grant": _nothing,
 }
+
+
+# The structural schema: what the API server refuses before Convoy's webhooks see an object
+
+
+def schema_problems(kind: str, obj: Mapping[str, Any]) -> list[FieldError]:
+    """Every way the object's spec breaks its CRD's structural schema (rendered by api/crd.py from the same models),
+    checked as the API server checks it: types strictly (the string "yes" is not a boolean, nor "3" an integer),
+    enums, patterns, lengths, bounds, required fields and unknown fields. A null is left out, as the server prunes
+    it. `validate`'s models are lenient about types, so `kubectl convoy lint` runs this first. Pure."""
+    spec = obj.get("spec")
+    if spec is None:
+        return [FieldError("spec", "required: a resource needs a spec object")]
+    return list(_conforms(spec, _openapi_schema(kind)["properties"]["spec"], "spec"))
+
+
+@cache
+def _openapi_schema(kind: str) -> dict[str, Any]:
+    schema: dict[str, Any] = render(BY_KIND[kind])["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    return schema
+
+
+_TYPE_WORDS = {
+    "boolean": "true or false",
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "object": "a mapping of fields",
+    "array": "a list",
+}
+
+
+def _conforms(value: Any, schema: Mapping[str, Any], path: str) -> Iterator[FieldError]:
+    expected = schema.get("type")
+    if expected is not None and not _is_a(value, expected):
+        yield FieldError(
+            path, f"must be {_TYPE_WORDS[expected]}, not {_described(value)}{_unquote_hint(value, expected)}"
+        )
+        return
+    if "enum" in schema and value not in schema["enum"]:
+        yield FieldError(path, f"{value!r} is not allowed: use {_one_of(schema['enum'])}")
+    if isinstance(value, str):
+        yield from _string_bounds(value, schema, path)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        yield from _number_bounds(value, schema, path)
+    elif isinstance(value, list):
+        yield from _length_bounds(len(value), schema, path, "items")
+        for i, item in enumerate(value):
+            yield from _conforms(item, schema.get("items") or {}, f"{path}[{i}]")
+    elif isinstance(value, Mapping):
+        yield from _fields(value, schema, path)
+
+
+def _is_a(value: Any, expected: str) -> bool:
+    if expected == "boolean":
+        return isinstance(value, bool)
+    if expected == "integer":
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer()
+        )
+    if expected == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if expected == "string":
+        return isinstance(value, str)
+    if expected == "array":
+        return isinstance(value, list)
+    return isinstance(value, Mapping)
+
+
+def _described(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    return "a mapping" if isinstance(value, Mapping) else f"a {type(value).__name__} (quote it)"
+
+
+def _unquote_hint(value: Any, expected: str) -> str:
+    """A string that would be right without its quotes says so."""
+    if not isinstance(value, str):
+        return ""
+    if expected == "boolean" and value in ("true", "false"):
+        return ": remove the quotes"
+    if expected in ("integer", "number") and re.fullmatch(
+        r"-?\d+" if expected == "integer" else r"-?\d+(\.\d+)?", value
+    ):
+        return ": remove the quotes"
+    return ""
+
+
+def _one_of(values: list[Any]) -> str:
+    quoted = [repr(v) for v in values]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
+def _string_bounds(value: str, schema: Mapping[str, Any], path: str) -> Iterator[FieldError]:
+    yield from _length_bounds(len(value), schema, path, "characters")
+    pattern = schema.get("pattern")
+    if pattern is not None and re.search(pattern, value) is None:
+        meaning = _PATTERN_MEANING.get(pattern)
+        yield FieldError(path, f"{value!r} is not {meaning}" if meaning else f"{value!r} does not match {pattern}")
+
+
+def _length_bounds(length: int, schema: Mapping[str, Any], path: str, unit: str) -> Iterator[FieldError]:
+    low, high = ("minLength", "maxLength") if unit == "characters" else ("minItems", "maxItems")
+    if low in schema and length < schema[low]:
+        yield FieldError(path, f"has {length} {unit}: give at least {schema[low]}")
+    if high in schema and length > schema[high]:
+        yield FieldError(path, f"has {length} {unit}: give at most {schema[high]}")
+
+
+def _number_bounds(value: float, schema: Mapping[str, Any], path: str) -> Iterator[FieldError]:
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if low is not None and (value <= low if schema.get("exclusiveMinimum") else value < low):
+        yield FieldError(
+            path, f"{value} is too small: use {'more than' if schema.get('exclusiveMinimum') else 'at least'} {low}"
+        )
+    if high is not None and value > high:
+        yield FieldError(path, f"{value} is too large: use at most {high}")
+
+
+def _fields(value: Mapping[Any, Any], schema: Mapping[str, Any], path: str) -> Iterator[FieldError]:
+    properties, extra = schema.get("properties"), schema.get("additionalProperties")
+    free = schema.get("x-kubernetes-preserve-unknown-fields", False)
+    for key, item in value.items():
+        where = f"{path}.{str(key).lower() if not isinstance(key, str) else key}"
+        if not isinstance(key, str):
+            yield FieldError(where, "a key must be a string: quote it")
+        elif item is None:
+            continue
+        elif properties is not None and key in properties:
+            yield from _conforms(item, properties[key], where)
+        elif isinstance(extra, Mapping):
+            yield from _conforms(item, extra, where)
+        elif not free:
+            yield FieldError(where, "unknown field: remove it or check its spelling")
+    for key in schema.get("required", []):
+        if value.get(key) is None:
+            yield FieldError(f"{path}.{key}", "required: set it")
+
+
+def without_nulls(kind: str, obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The object as the API server stores it: a null field is pruned, except in a free-form object. Pure."""
+    spec = obj.get("spec")
+    pruned = _pruned(spec, _openapi_schema(kind)["properties"]["spec"]) if spec is not None else None
+    return {**obj, "spec": pruned}
+
+
+def _pruned(value: Any, schema: Mapping[str, Any]) -> Any:
+    if isinstance(value, list):
+        return [_pruned(item, schema.get("items") or {}) for item in value]
+    if not isinstance(value, Mapping) or schema.get("x-kubernetes-preserve-unknown-fields"):
+        return value
+    properties, extra = schema.get("properties") or {}, schema.get("additionalProperties")
+    return {
+        key: _pruned(item, properties.get(key) or (extra if isinstance(extra, Mapping) else {}))
+        for key, item in value.items()
+        if item is not None
+    }

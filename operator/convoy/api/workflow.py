@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from convoy.api.common import ConvoyModel, DNSLabel, Duration, ResourceName, Variable, VariableName
 from convoy.api.steps import FailureStrategy, NotifyStep, Step
@@ -21,11 +21,23 @@ class WorkflowType(StrEnum):
 
 
 class Target(ConvoyModel):
-    """What a workflow (or one MultiService phase) deploys, in the run's namespace unless `namespace` is set."""
+    """What a workflow (or one MultiService phase) deploys, in the run's namespace unless `namespace` is set.
 
-    deployment: ResourceName | None = Field(default=None, description="The Deployment the artifact goes into.")
-    service: ResourceName | None = Field(
-        default=None, description="The Service in front of the Deployment (Canary replica split)."
+    `deployment`, `service` and `namespace` may use variables, so one Workflow deploys many services
+    (`${workflow.variables.service}`); each run renders them once, when it starts, and the rendered value must be a
+    Kubernetes name."""
+
+    deployment: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        description="The Deployment the artifact goes into; may use variables, e.g. '${workflow.variables.service}'.",
+    )
+    service: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        description="The Service in front of the Deployment (Canary replica split); may use variables.",
     )
     manifests: list[dict[str, Any]] | None = Field(
         default=None, max_length=50, description="Basic only: Kubernetes objects applied as they are (templated)."
@@ -67,6 +79,44 @@ class TrafficRoute(ConvoyModel):
     header_match: list[HeaderMatch] = Field(default_factory=list, max_length=8)
 
 
+class Instances(StrEnum):
+    SAME_AS_RUNNING = "SameAsRunning"
+    FIXED = "Fixed"
+
+
+class ResizeStrategy(StrEnum):
+    TOGETHER = "Together"
+    NEW_FIRST = "NewFirst"
+    OLD_DOWN_FIRST = "OldDownFirst"
+
+
+class ServiceSetup(ConvoyModel):
+    """How many instances the service runs during the canary (the phases' weights are percentages of it), and in
+    which order a phase moves pods between the old and the new version, as the reference's ECS Service Setup.
+
+    `SameAsRunning` (default): the instances already running, counted when the run starts. `Fixed`: `fixedCount`,
+    whatever runs now; the promotion leaves the service at that count. With a HorizontalPodAutoscaler on the
+    target, the total follows the HPA instead. Resize strategies, for every change of
+    weight (forward or back): `Together` (default) scales both at once; `NewFirst` adds the growing side's pods and
+    waits until they are ready before removing the shrinking side's (capacity never drops, briefly more pods);
+    `OldDownFirst` removes first and adds once they are gone (never more pods, briefly less capacity). The
+    promotion (weight 100) always brings the stable Deployment up with the new version before the canary goes."""
+
+    instances: Instances = Field(default=Instances.SAME_AS_RUNNING, description="SameAsRunning or Fixed.")
+    fixed_count: int | None = Field(
+        default=None, ge=1, le=1000, description="Fixed only: the number of instances the service runs."
+    )
+    resize_strategy: ResizeStrategy = Field(
+        default=ResizeStrategy.TOGETHER, description="Together, NewFirst (add, then remove) or OldDownFirst."
+    )
+
+    @model_validator(mode="after")
+    def _count_when_fixed(self) -> ServiceSetup:
+        if (self.instances is Instances.FIXED) != (self.fixed_count is not None):
+            raise ValueError("set fixedCount exactly when instances is Fixed")
+        return self
+
+
 class CanaryStrategy(ConvoyModel):
     """How a Canary workflow splits traffic between the stable and canary pods."""
 
@@ -81,6 +131,11 @@ class CanaryStrategy(ConvoyModel):
         description="Replica split: extra pods allowed above the Deployment's replicas while the canary runs.",
     )
     traffic_route: TrafficRoute | None = None
+    setup: ServiceSetup | None = Field(
+        default=None,
+        description="The service's size during the canary and the resize order; default: the instances already "
+        "running, both sides resized together.",
+    )
 
 
 class BlueGreenStrategy(ConvoyModel):
@@ -156,6 +211,11 @@ class WorkflowSpec(ConvoyModel):
     """How a service is deployed: what, in which phases and steps, and what to do when something fails."""
 
     type: WorkflowType = Field(description="Basic, Rolling, Canary, BlueGreen, MultiService or Build.")
+    service_account_name: ResourceName | None = Field(
+        default=None,
+        description="The ServiceAccount, in this object's namespace, that Convoy acts as for every change it makes "
+        "(RBAC decides what it may touch); empty: the operator's default (convoy-runner).",
+    )
     target: Target | None = None
     artifact: Artifact | None = None
     variables: list[Variable] = Field(

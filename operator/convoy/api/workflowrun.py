@@ -83,6 +83,8 @@ class Awaiting(StrEnum):
     RETRY = "Retry"
     INTERVENTION = "Intervention"
     TRAFFIC = "Traffic"
+    CONFIRMATION = "Confirmation"
+    """The API server accepting a change the step cannot observe (a Basic workflow's objects)."""
 
 
 class StatusModel(ConvoyModel):
@@ -107,9 +109,20 @@ class StepRecord(StatusModel):
     error: ErrorKind | None = None
     message: str | None = Field(default=None, max_length=1024)
     decided_by: str | None = Field(default=None, description="Who approved, rejected or decided an intervention.")
+    approved_by: list[str] = Field(
+        default_factory=list, description="Approval steps: the distinct approvers who approved, in order."
+    )
     successes: int = 0
     failures: int = 0
     inconclusive: int = 0
+
+
+class CanaryPods(StatusModel):
+    """Pod counts of a canary split: what the run asked for at its current weight."""
+
+    total: int
+    stable: int
+    canary: int
 
 
 class PhaseRecord(StatusModel):
@@ -120,6 +133,15 @@ class PhaseRecord(StatusModel):
     started_at: str | None = None
     finished_at: str | None = None
     steps: list[StepRecord] = Field(default_factory=list)
+    instances: int | None = Field(
+        default=None,
+        description="Canary rollback: how many instances this phase's rollback returns to the previous version (its "
+        "share of what the run deployed, applied to what runs when the rollback starts).",
+    )
+    pods: CanaryPods | None = Field(
+        default=None,
+        description="Canary rollback: the pods once this phase is rolled back (stable: the previous version).",
+    )
 
 
 class Failure(StatusModel):
@@ -138,12 +160,18 @@ class RunResult(StrEnum):
     ABORTED = "Aborted"
 
 
-class CanaryPods(StatusModel):
-    """Pod counts of a canary split: what the run asked for at its current weight."""
+class AutoscalerBounds(StatusModel):
+    """The HorizontalPodAutoscaler that scales a canary's target, with its bounds as they were before the run:
+    what promotion and rollback give back to it."""
 
-    total: int
-    stable: int
-    canary: int
+    name: str
+    min_replicas: int
+    max_replicas: int
+    sized_by: str | None = Field(
+        default=None,
+        description="The step attempt (phase/part/step/attempt) that last sized the service from the instances "
+        "running when it began: the total follows the HPA, once per attempt.",
+    )
 
 
 class BlueGreenState(StatusModel):
@@ -180,6 +208,11 @@ class WorkflowRunStatus(StatusModel):
     phase: RunPhase = RunPhase.PENDING
     message: str | None = Field(default=None, max_length=1024)
     workflow: str | None = Field(default=None, description="Name of the Workflow being run.")
+    acting_as: str | None = Field(
+        default=None,
+        description="The ServiceAccount every change of this run is made as (system:serviceaccount:NAMESPACE:NAME), "
+        "fixed when the run starts.",
+    )
     type: WorkflowType | None = None
     targets: list[str] = Field(
         default_factory=list, description="The workloads this run deploys, as namespace/name; runs queue on them."
@@ -189,6 +222,9 @@ class WorkflowRunStatus(StatusModel):
     progress: str | None = Field(default=None, description="Finished phases / all phases, e.g. '2/4'.")
     weight: int | None = Field(default=None, description="Current canary weight.")
     canary: CanaryPods | None = None
+    autoscaler: AutoscalerBounds | None = Field(
+        default=None, description="Canary: the HPA carried through the phases, and the bounds it gets back."
+    )
     blue_green: BlueGreenState | None = None
     queue_position: int | None = None
     revisions: Revisions | None = None
@@ -202,7 +238,9 @@ class WorkflowRunStatus(StatusModel):
     workflow_spec: dict[str, Any] | None = Field(
         default=None, description="The workflow as rendered with this run's variables when the run started."
     )
-    decisions_seen: int = Field(default=0, description="How many spec.decisions the operator has applied.")
+    decisions_seen: int = Field(
+        default=0, description="How many spec.decisions the operator has looked at (applied, or ignored and said why)."
+    )
     started_at: str | None = None
     finished_at: str | None = None
     observed_generation: int | None = None

@@ -19,6 +19,10 @@ class OperatorConfig:
     peering_lifetime: int = 60
     highly_available: bool = False
     log_json: bool = False
+    seal_key: Path | None = None
+    """The seal key file (adapters/seals.py); None: `seal.key` beside the webhook certificates, made if absent."""
+    default_service_account: str = "convoy-runner"
+    """The ServiceAccount a Workflow or Pipeline without `serviceAccountName` acts as, in its own namespace."""
 
 
 current = OperatorConfig()

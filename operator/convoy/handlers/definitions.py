@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from convoy.adapters import events, resources
+from convoy.adapters import events, grants, resources
 from convoy.adapters.owner import Owner
 from convoy.api.common import Condition, ConditionStatus, ConvoyModel, ObjectRef, ResourceStatus
 from convoy.api.validation import FieldError, InvalidSpec, parse_spec, validate
@@ -59,10 +59,14 @@ async def reconcile(plural: str, namespace: str, name: str) -> None:
         await reconcile(plural, namespace, name)
 
 
-async def referenced(kind: str, ref: ObjectRef, namespace: str, field: str) -> ConvoyModel | InvalidSpec:
-    """The spec of the Workflow or Pipeline a run refers to (at `field`), or why it cannot be used: missing, or
-    invalid — its errors then name the definition, so the run's status says where to look."""
+async def referenced(kind: str, ref: ObjectRef, namespace: str, field: str, referrer: str) -> ConvoyModel | InvalidSpec:
+    """The spec of the Workflow or Pipeline a `referrer` (a kind) in `namespace` refers to (at `field`), or why it
+    cannot be used: in another namespace without a Grant, missing, or invalid — its errors then name the
+    definition, so the run's status says where to look."""
     ref_ns = ref.namespace or namespace
+    refused = await grants.refusal(referrer, namespace, kind, ref_ns, ref.name)
+    if refused is not None:
+        return InvalidSpec([FieldError(field.rsplit(".", 1)[0] + ".namespace", refused)])
     body = await resources.read(f"{kind.lower()}s", ref_ns, ref.name)
     if body is None:
         return InvalidSpec([FieldError(field, f"{kind} {ref_ns}/{ref.name} not found: create it")])

@@ -1,10 +1,33 @@
-"""Performing a plan's actions through the adapters; measurement results come back for the next plan."""
+"""Performing a plan's actions through the adapters; measurement results come back for the next plan.
+
+Every action that touches a tenant's objects is performed as the tenant's ServiceAccount; only the run's own
+Events and barrier marks are written as the operator. A refusal that retrying cannot change (RBAC, validation, a
+missing object) comes back as a `Refusal` for the planner to fail the step with; anything else (a conflict,
+throttling, an API server restarting) is raised, and the reconcile is tried again.
+"""
 
 from __future__ import annotations
 
-from convoy.adapters import copies, events, jobs, manifests, measure, notify, resources, services, workloads
+import logging
+
+from convoy.adapters import (
+    autoscalers,
+    copies,
+    events,
+    jobs,
+    manifests,
+    measure,
+    notify,
+    resources,
+    seals,
+    services,
+    snapshots,
+    workloads,
+)
+from convoy.adapters.kube import ApiError, Tenant, acting, acting_as
 from convoy.adapters.owner import Owner
 from convoy.adapters.routes import ROUTER
+from convoy.api.steps import ErrorKind
 from convoy.planner.actions import (
     Action,
     ApplyManifests,
@@ -19,13 +42,69 @@ from convoy.planner.actions import (
     RecordEvent,
     RestoreSnapshot,
     ScaleDeployment,
+    SetAutoscalerBounds,
     SetImage,
     SetPaused,
     SetRouteWeights,
 )
-from convoy.planner.observed import Measurement
+from convoy.planner.barriers import BARRIER_PREFIX, mark_value
+from convoy.planner.observed import Measurement, Refusal
 
-BARRIER_PREFIX = "barrier.convoy.dev/"
+log = logging.getLogger(__name__)
+
+
+PERMANENT = {
+    400: ErrorKind.INVALID,
+    403: ErrorKind.FORBIDDEN,
+    404: ErrorKind.NOT_FOUND,
+    405: ErrorKind.INVALID,
+    422: ErrorKind.INVALID,
+}
+OPERATOR_OWN = (RecordEvent, MarkBarrier)
+
+
+async def perform_or_refuse(
+    owner: Owner, tenant: Tenant, action: Action, measurements: dict[str, Measurement]
+) -> Refusal | None:
+    """Perform `action` (as `tenant` unless it writes only the run's own records); a permanent refusal is
+    returned, not raised."""
+    try:
+        if isinstance(action, OPERATOR_OWN):
+            await perform(owner, action, measurements)
+        else:
+            with acting_as(tenant):
+                await perform(owner, action, measurements)
+    except ApiError as error:
+        refusal = refusal_of(error)
+        if refusal is None:
+            raise
+        log.warning("%s %s/%s: %s", owner.kind, owner.namespace, owner.name, refusal.message)
+        return refusal
+    except snapshots.UntrustedSnapshot as untrusted:
+        # Someone else's ConfigMap holds the snapshot's name: reading it again will not make it the run's.
+        log.warning("%s %s/%s: %s", owner.kind, owner.namespace, owner.name, untrusted)
+        return Refusal(ErrorKind.CONFLICT, str(untrusted))
+    return None
+
+
+def refusal_of(error: ApiError) -> Refusal | None:
+    """What a refused call means for the step that made it, or None when trying again may succeed."""
+    kind = PERMANENT.get(error.status or 0)
+    if kind is None:
+        return None
+    who = f"ServiceAccount {error.tenant.namespace}/{error.tenant.service_account}" if error.tenant else "Convoy"
+    if kind is ErrorKind.FORBIDDEN:
+        message = f"{who} may not {error.verb} {error.resource}: {error.server_message}"
+    else:
+        message = f"{error.verb} {error.resource} as {who} was refused ({error.status}): {error.server_message}"
+    return Refusal(kind, message)
+
+
+def _secrets_namespace(owner: Owner) -> str:
+    """Secrets a workflow names (check headers, webhook URLs) live beside the Workflow, whose ServiceAccount
+    reads them: the namespace of the tenant acted as."""
+    tenant = acting()
+    return tenant.namespace if tenant is not None else owner.namespace
 
 
 async def perform(owner: Owner, action: Action, measurements: dict[str, Measurement]) -> None:
@@ -41,14 +120,16 @@ async def perform(owner: Owner, action: Action, measurements: dict[str, Measurem
         case DeleteJob():
             await jobs.delete_job(action)
         case Measure():
-            measurements[action.key] = await measure.measure(action.check)
+            measurements[action.key] = await measure.measure(action.check, _secrets_namespace(owner))
         case Notify():
             await notify.notify(owner, action)
         case RecordEvent():
             await events.record_event(owner, action.key, action.reason, action.message, warning=action.warning)
         case MarkBarrier():
+            # sealed for this run's uid: a copied or hand-written mark counts for nothing (handlers/barriers.py)
+            sealed = mark_value(action.state, seals.seal("barrier", owner.uid, action.name, action.state))
             await resources.annotate(
-                "workflowruns", owner.namespace, owner.name, {BARRIER_PREFIX + action.name: action.state}
+                "workflowruns", owner.namespace, owner.name, {BARRIER_PREFIX + action.name: sealed}
             )
         case EnsureCopy():
             await copies.ensure_copy(owner, action)
@@ -62,5 +143,7 @@ async def perform(owner: Owner, action: Action, measurements: dict[str, Measurem
             await services.point_service(owner, action)
         case SetRouteWeights():
             await ROUTER.set_weights(action)
+        case SetAutoscalerBounds():
+            await autoscalers.set_bounds(owner, action)
         case _:
             raise NotImplementedError(f"no adapter performs {type(action).__name__}")

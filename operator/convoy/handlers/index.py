@@ -1,5 +1,18 @@
 """An in-memory index of WorkflowRuns by the workloads they deploy, fed by the watch, for the Queue policy:
-one active run per target, later runs wait in creation order."""
+one active run per target, later runs wait in creation order.
+
+Creation order is the API server's `creationTimestamp` (which nobody can set, but which counts whole seconds), then,
+among runs created in the same second, the moment admission let each in (`convoy.dev/admitted-at`, nanoseconds,
+handlers/admission.py), then the name. An admission stamp counts only with its seal: a run without one (created
+while the webhooks were bypassed, or with the stamp edited) queues after the sealed runs of its second, so a forged
+stamp can only lose a place, never gain one. Three runs c, b, a created in that order in one second queue c, b, a.
+
+A target is a Deployment, keyed 'namespace/name', so runs queue only behind runs of the same workload. A run whose
+targets are not known yet (its workflow not resolved) queues behind nothing and makes nobody wait: an unresolvable
+run in one namespace must not stall every other namespace. Once it knows its targets it waits like any other, and
+behind any run of those targets that has already started, even a later one: two runs never change one workload
+at once.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import Gauge
+
+from convoy.handlers.admission import admitted
 
 QUEUED = Gauge("convoy_queued_runs", "WorkflowRuns waiting for another run of the same target.")
 
@@ -18,6 +33,8 @@ class Entry:
     created: str
     finished: bool
     targets: list[str] | None
+    admitted: int | None = None  # nanoseconds, from a sealed admission stamp
+    started: bool = False
     queued: bool = False
     # What the run metrics report (handlers/metrics.py). An inline workflow has no name to report (the status
     # names it after the run, and run names would make the series unbounded).
@@ -43,6 +60,8 @@ class RunIndex:
             created=meta.get("creationTimestamp", ""),
             finished=bool(status.get("result")),
             targets=targets,
+            admitted=admitted("WorkflowRun", body),
+            started=bool(status.get("startedAt")),
             queued=status.get("phase") == "Queued",
             workflow=(spec.get("workflowRef") or {}).get("name") or "",
             type=status.get("type") or (spec.get("workflow") or {}).get("type") or "",
@@ -64,26 +83,26 @@ class RunIndex:
             entry.targets = targets
 
     def ahead_of(self, namespace: str, name: str, targets: list[str]) -> tuple[str, ...]:
-        """Unfinished runs created before this one that deploy one of `targets` — or whose targets are not known
-        yet, to be safe. They are named 'namespace/name'."""
+        """The unfinished runs a run that has not started waits for: those that deploy one of `targets` and were
+        created before it or have started. Runs whose targets are not known yet are not among them. They are named
+        'namespace/name', in creation order."""
         me = self.entries.get((namespace, name))
         if me is None:
             return ()
-        mine = set(targets)
-        ahead = [
-            e
-            for e in self.entries.values()
-            if not e.finished
-            and (e.created, e.namespace, e.name) < (me.created, me.namespace, me.name)
-            and (e.targets is None or mine.intersection(e.targets))
-        ]
-        return tuple(f"{e.namespace}/{e.name}" for e in sorted(ahead, key=lambda e: (e.created, e.name)))
+        ahead = [e for e in self._deploying(targets) if e is not me and (e.started or _order(e) < _order(me))]
+        return tuple(f"{e.namespace}/{e.name}" for e in sorted(ahead, key=_order))
 
     def sharing(self, targets: list[str]) -> list[tuple[str, str]]:
-        """Unfinished runs that deploy one of `targets` (to wake them when a run ends)."""
+        """Unfinished runs known to deploy one of `targets` (to wake them when a run ends; a trigger waits while
+        there are any)."""
+        return [(e.namespace, e.name) for e in self._deploying(targets)]
+
+    def _deploying(self, targets: list[str]) -> list[Entry]:
         mine = set(targets)
-        return [
-            (e.namespace, e.name)
-            for e in self.entries.values()
-            if not e.finished and (e.targets is None or mine.intersection(e.targets))
-        ]
+        return [e for e in self.entries.values() if not e.finished and e.targets and mine.intersection(e.targets)]
+
+
+def _order(entry: Entry) -> tuple[str, bool, int, str, str]:
+    """Creation order: the second the API server recorded, then the sealed admission time (runs without one last
+    in their second), then the name."""
+    return (entry.created, entry.admitted is None, entry.admitted or 0, entry.namespace, entry.name)

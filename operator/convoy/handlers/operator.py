@@ -15,7 +15,7 @@ import kopf
 from kubernetes_asyncio.client.exceptions import ApiException
 from prometheus_client import start_http_server
 
-from convoy.adapters import kube, resources
+from convoy.adapters import kube, resources, seals
 from convoy.api.resources import BY_PLURAL
 from convoy.handlers import (
     admission,
@@ -184,31 +184,33 @@ async def finished_run_event(type: str, body: kopf.Body, **_: Any) -> None:
         SCHEDULER.trigger(("workflows", *workflow))
 
 
-def _validate(body: kopf.Body, userinfo: kopf.UserInfo, resource: kopf.Resource, **kwargs: Any) -> None:
+async def _validate(body: kopf.Body, userinfo: kopf.UserInfo, resource: kopf.Resource, **kwargs: Any) -> None:
     kind = BY_PLURAL[resource.plural].kind
-    old = kwargs.get("old")
-    errors = admission.problems(kind, dict(body), dict(old) if old is not None else None, dict(userinfo))
+    old = dict(kwargs["old"]) if kwargs.get("old") is not None else None
+    errors = admission.problems(kind, dict(body), old, dict(userinfo))
+    if not errors:
+        errors = await admission.access_problems(kind, dict(body), old, dict(userinfo))
     if errors:
         raise kopf.AdmissionError("; ".join(str(e) for e in errors), code=422)
 
 
-def stamp_decisions(body: kopf.Body, userinfo: kopf.UserInfo, patch: kopf.Patch, **kwargs: Any) -> None:
-    old = kwargs.get("old")
-    stamped = admission.stamped_decisions(dict(body), dict(old) if old is not None else None, dict(userinfo))
-    if stamped is not None:
-        patch["spec"] = {"decisions": stamped}
+def _stamp(body: kopf.Body, userinfo: kopf.UserInfo, patch: kopf.Patch, resource: kopf.Resource, **kwargs: Any) -> None:
+    kind = BY_PLURAL[resource.plural].kind
+    old = dict(kwargs["old"]) if kwargs.get("old") is not None else None
+    patch.update(admission.stamp_patch(kind, dict(body), old, dict(userinfo)))
 
 
+seals.load(config.current.seal_key or config.current.webhook_certs / "seal.key")
 if config.current.webhook_host is not None:  # kopf refuses to start with admission handlers but no server
-    # With replicas, a replica that stops must not take the webhooks away from the one that stays: persistent
-    # webhooks outlive the process (admission fails closed while no replica runs), so decisions stay stamped.
-    _keep = config.current.highly_available
+    # Persistent and fail-closed, whatever the replica count: the webhooks outlive the process, so while no
+    # operator runs, writes to Convoy's objects are refused rather than let through unchecked and unstamped.
     _writes: list[kopf.Operation] = ["CREATE", "UPDATE"]
     for _plural in BY_PLURAL:
-        kopf.on.validate(GROUP, VERSION, _plural, id=f"validate-{_plural}", operations=_writes, persistent=_keep)(
-            _validate
-        )
-    for _plural in ("workflowruns", "pipelineruns"):
-        kopf.on.mutate(GROUP, VERSION, _plural, id=f"stamp-{_plural}", operations=_writes, persistent=_keep)(
-            stamp_decisions
-        )
+        kopf.on.validate(
+            GROUP, VERSION, _plural, id=f"validate-{_plural}", operations=_writes, persistent=True,
+            ignore_failures=False,
+        )(_validate)  # fmt: skip
+    for _plural in ("workflowruns", "pipelineruns", "rollbacks"):
+        kopf.on.mutate(
+            GROUP, VERSION, _plural, id=f"stamp-{_plural}", operations=_writes, persistent=True, ignore_failures=False
+        )(_stamp)

@@ -21,7 +21,7 @@ from convoy.adapters.owner import Owner
 from convoy.api.rollback import RollbackPhase, RollbackSpec, RollbackStatus
 from convoy.api.validation import InvalidSpec, parse_spec
 from convoy.api.workflow import WorkflowSpec
-from convoy.handlers import history
+from convoy.handlers import admission, history
 from convoy.planner.history import RunView
 from convoy.planner.rollbacks import (
     FINAL,
@@ -72,17 +72,20 @@ async def _reconcile_once(body: dict[str, Any]) -> None:
         status = await _decide(name, namespace, spec, runs, status, generation, now)
         await _write(owner, body, RollbackStatus(), status)
         if status.phase is RollbackPhase.RUNNING:
-            await _request(namespace, name, spec, status.workflow_run)
+            await _request(body, spec, status.workflow_run)
         return  # the run's next event (the request is one) wakes this Rollback to follow it
-    await _request(namespace, name, spec, status.workflow_run)
+    await _request(body, spec, status.workflow_run)
     run = next((r for r in runs if r.name == status.workflow_run), None)
     await _write(owner, body, status, progress(status, run, generation, now))
 
 
-async def _request(namespace: str, name: str, spec: RollbackSpec, run: str | None) -> None:
-    """The run carries this Rollback's decision (appended once: a no-op when it does)."""
+async def _request(body: dict[str, Any], spec: RollbackSpec, run: str | None) -> None:
+    """The run carries this Rollback's decision, for the user who created the Rollback (appended once: a no-op
+    when it does)."""
     assert run is not None
-    await rollbacks.ensure_rollback_requested(namespace, run, f"{namespace}/{name}", decision(name, spec).to_wire())
+    namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    wanted = decision(name, spec, admission.creator("Rollback", body)).to_wire()
+    await rollbacks.ensure_rollback_requested(namespace, run, f"{namespace}/{name}", wanted)
 
 
 async def _decide(

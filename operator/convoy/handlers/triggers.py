@@ -9,15 +9,19 @@ its canary instead of rolling out at once (see docs/gitops.md).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
 import kopf
 
-from convoy.adapters import resources, triggered, workloads
+from convoy.adapters import events, grants, resources, triggered, workloads
+from convoy.adapters.kube import ApiError, Tenant, acting_as
 from convoy.adapters.owner import Owner
 from convoy.api.validation import InvalidSpec, parse_spec
 from convoy.api.workflow import WorkflowSpec, WorkflowType
+from convoy.handlers import config
+from convoy.handlers.execute import refusal_of
 from convoy.handlers.runtime import INDEX, SCHEDULER
 from convoy.handlers.scheduler import Key
 from convoy.planner.actions import SetPaused
@@ -69,26 +73,58 @@ async def reconcile(key: Key) -> None:
     current = workloads.template_hash(deployment["spec"]["template"])
     seen = annotations.get(workloads.TEMPLATE_HASH)
     busy = bool(INDEX.sharing([f"{namespace}/{name}"]))
+    marker: Tenant | None = None
     for wf_namespace, wf_name in sorted(WATCHED.get((namespace, name), set())):
         body = await resources.read("workflows", wf_namespace, wf_name)
         spec = _parse(body) if body is not None else None
         if body is None or spec is None:
             continue
         owner = Owner("Workflow", wf_name, wf_namespace, body["metadata"]["uid"])
-        if spec.type is WorkflowType.CANARY and not busy and not deployment["spec"].get("paused"):
-            await workloads.set_paused(owner, SetPaused(namespace, name, True))
-        if seen is None or seen == current:
+        refused = await grants.refusal("Workflow", wf_namespace, "Deployment", namespace, name)
+        if refused is not None:
+            await _refused(owner, namespace, name, refused)
             continue
-        await triggered.create_run(
-            namespace=wf_namespace,
-            name=object_name(wf_name, current[:10]),
-            workflow=wf_name,
-            variables=_variables(spec, deployment),
-            labels={"convoy.dev/trigger": "PodTemplate"},
-        )
-        log.info("template of %s/%s changed: started a run of workflow %s/%s", namespace, name, wf_namespace, wf_name)
-    if seen != current:
-        await workloads.mark_template(namespace, name, current)
+        tenant = Tenant(wf_namespace, spec.service_account_name or config.current.default_service_account)
+        try:
+            with acting_as(tenant):  # the trigger acts for the Workflow, with its ServiceAccount's rights
+                await _act(owner, spec, deployment, paused=busy, changed=seen is not None and seen != current)
+        except ApiError as error:
+            refusal = refusal_of(error)
+            if refusal is None:
+                raise
+            await _refused(owner, namespace, name, refusal.message)
+            continue
+        marker = marker or tenant
+    if seen != current and marker is not None:
+        with acting_as(marker):
+            await workloads.mark_template(namespace, name, current)
+
+
+async def _refused(owner: Owner, namespace: str, name: str, why: str) -> None:
+    """The Workflow's owners see why its trigger does nothing: a Warning Event on it, once per reason."""
+    log.warning("trigger of workflow %s/%s on %s/%s refused: %s", owner.namespace, owner.name, namespace, name, why)
+    key = f"trigger/{namespace}/{name}/{hashlib.sha256(why.encode()).hexdigest()[:12]}"
+    await events.record_event(
+        owner, key, "TriggerRefused", f"trigger on Deployment {namespace}/{name}: {why}", warning=True
+    )
+
+
+async def _act(owner: Owner, spec: WorkflowSpec, deployment: dict[str, Any], *, paused: bool, changed: bool) -> None:
+    """Keep a canary's stable Deployment paused between runs; start a run when git changed the pod template."""
+    namespace, name = deployment["metadata"]["namespace"], deployment["metadata"]["name"]
+    if spec.type is WorkflowType.CANARY and not paused and not deployment["spec"].get("paused"):
+        await workloads.set_paused(owner, SetPaused(namespace, name, True))
+    if not changed:
+        return
+    current = workloads.template_hash(deployment["spec"]["template"])
+    await triggered.create_run(
+        namespace=owner.namespace,
+        name=object_name(owner.name, current[:10]),
+        workflow=owner.name,
+        variables=_variables(spec, deployment),
+        labels={"convoy.dev/trigger": "PodTemplate"},
+    )
+    log.info("template of %s/%s changed: started a run of workflow %s/%s", namespace, name, owner.namespace, owner.name)
 
 
 def _variables(spec: WorkflowSpec, deployment: dict[str, Any]) -> dict[str, str]:

@@ -13,23 +13,24 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from convoy.adapters import jobs, resources, services, workloads
+from convoy.adapters import autoscalers, grants, jobs, resources, services, stage_runs, workloads
+from convoy.adapters.kube import Tenant
 from convoy.adapters.owner import Owner
 from convoy.adapters.routes import ROUTER
 from convoy.api.validation import FieldError, InvalidSpec, parse_spec
 from convoy.api.workflow import WorkflowSpec, WorkflowType
 from convoy.api.workflowrun import WorkflowRunSpec, WorkflowRunStatus
-from convoy.handlers import definitions, metrics
+from convoy.handlers import admission, config, definitions, metrics
 from convoy.handlers.barriers import observe_barriers
-from convoy.handlers.execute import perform
+from convoy.handlers.execute import perform_or_refuse
 from convoy.handlers.index import RunIndex
-from convoy.planner.actions import Action, PointService, SetRouteWeights
+from convoy.planner.actions import BEFORE_INTENT, Action, PointService, SetRouteWeights
 from convoy.planner.bluegreen import color_names
 from convoy.planner.canary import canary_name
-from convoy.planner.cycle import RunIdentity
+from convoy.planner.cycle import RunIdentity, target_of
 from convoy.planner.decisions import reopens
-from convoy.planner.observed import Measurement, Observed, Route, Workload
-from convoy.planner.run import Plan, plan, resolve, targets
+from convoy.planner.observed import Autoscaler, Measurement, Observed, Refusal, Route, Workload
+from convoy.planner.run import Plan, awaits_confirmation, plan, resolve, targets
 
 log = logging.getLogger(__name__)
 PLURAL = "workflowruns"
@@ -52,22 +53,33 @@ async def resolve_workflow(namespace: str, spec: WorkflowRunSpec) -> WorkflowSpe
         return spec.workflow
     if spec.workflow_ref is None:
         return InvalidSpec([FieldError("spec", "set exactly one of workflowRef or workflow (inline)")])
-    parsed = await definitions.referenced("Workflow", spec.workflow_ref, namespace, "spec.workflowRef.name")
+    parsed = await definitions.referenced(
+        "Workflow", spec.workflow_ref, namespace, "spec.workflowRef.name", "WorkflowRun"
+    )
     assert isinstance(parsed, WorkflowSpec | InvalidSpec)
     return parsed
 
 
-async def pipeline_context(namespace: str, spec: WorkflowRunSpec) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+async def pipeline_context(
+    run: dict[str, Any], spec: WorkflowRunSpec
+) -> tuple[dict[str, str], dict[str, dict[str, str]]] | None:
     """The values `${pipeline.variables.X}` and `${stages.S.outputs.K}` take in a run a pipeline created: the
-    PipelineRun's variables over its Pipeline's defaults, and the outputs of its stages."""
+    PipelineRun's variables over its Pipeline's defaults, and the outputs of its stages. None when the run claims
+    a PipelineRun that did not create it (its variables and its other stages' outputs are not the run's to read)."""
     ref = spec.pipeline_run_ref
-    body = await resources.read("pipelineruns", ref.namespace or namespace, ref.name) if ref is not None else None
-    if body is None:
+    if ref is None:
         return {}, {}
+    namespace = ref.namespace or run["metadata"]["namespace"]
+    body = await resources.read("pipelineruns", namespace, ref.name)
+    if body is None:
+        return None  # gone, or never there: nothing can vouch that it created this run
+    parent = Owner("PipelineRun", ref.name, namespace, body["metadata"]["uid"])
+    if not stage_runs.created_for(run, parent, ref.stage):
+        return None
     status = body.get("status") or {}
     declared = ((status.get("pipelineSpec") or {}).get("variables")) or []
     values = {v["name"]: v["default"] for v in declared if v.get("default") is not None}
-    values.update((body.get("spec") or {}).get("variables") or {})
+    values.update(status.get("variables") or (body.get("spec") or {}).get("variables") or {})
     outputs = {s["name"]: dict(s.get("outputs") or {}) for s in status.get("stages") or [] if s.get("outputs")}
     return values, outputs
 
@@ -79,6 +91,7 @@ async def observe(
     status: WorkflowRunStatus,
     index: RunIndex,
     pipeline: tuple[dict[str, str], dict[str, dict[str, str]]] = ({}, {}),
+    uid: str = "",
 ) -> Observed:
     rendered = resolve(identity, spec, workflow, status, *pipeline)
     if isinstance(rendered, InvalidSpec):
@@ -100,32 +113,91 @@ async def observe(
             workload = await workloads.observe(namespace, companion, container)
             if workload is not None:
                 found[f"{namespace}/{workload.name}"] = workload
+    # Services and routes live beside the workload they front: the target's namespace, which the planner writes.
+    home = wanted[0].split("/", 1)[0] if wanted else identity.namespace
     if rendered.blue_green is not None:
         for service in (rendered.blue_green.active_service, rendered.blue_green.preview_service):
-            selector = await services.selector(identity.namespace, service)
+            selector = await services.selector(home, service)
             if selector is not None:
-                service_selectors[f"{identity.namespace}/{service}"] = selector
+                service_selectors[f"{home}/{service}"] = selector
     if rendered.type is WorkflowType.CANARY:
         route = rendered.canary.traffic_route if rendered.canary else None
         if route is not None:
-            seen = await ROUTER.observe(
-                identity.namespace, route.http_route, route.stable_service, route.canary_service
-            )
+            seen = await ROUTER.observe(home, route.http_route, route.stable_service, route.canary_service)
             if seen is not None:
-                routes[f"{identity.namespace}/{route.http_route}"] = seen
+                routes[f"{home}/{route.http_route}"] = seen
+    scalers: dict[str, tuple[Autoscaler, ...]] = {}
+    if rendered.type is WorkflowType.CANARY:  # the HPA a canary carries through its phases (planner/canary.py)
+        for namespace in dict.fromkeys(t.split("/", 1)[0] for t in wanted):
+            names = [t.split("/", 1)[1] for t in wanted if t.startswith(f"{namespace}/")]
+            scalers.update(await autoscalers.observe(namespace, names))
     queued_behind = () if status.started_at else index.ahead_of(identity.namespace, identity.name, wanted)
     me = (identity.namespace, identity.name)
     others = [f"{ns}/{n}" for ns, n in index.sharing(wanted) if (ns, n) != me] if status.result else []
     return Observed(
         routes=routes,
+        autoscalers=scalers,
         services=service_selectors,
         workloads=found,
         jobs=await jobs.observe(identity.namespace, identity.name),
         queued_behind=queued_behind,
         others_in_flight=tuple(sorted(others)),
         in_pipeline=spec.pipeline_run_ref is not None,
-        barriers=await observe_barriers(identity, spec.pipeline_run_ref, rendered) if spec.pipeline_run_ref else {},
+        barriers=await observe_barriers(identity, uid, spec.pipeline_run_ref, rendered)
+        if spec.pipeline_run_ref
+        else {},
     )
+
+
+_NOT_A_STAGE = (
+    "this run was not created by the PipelineRun it names: only Convoy creates a pipeline's stage runs; remove "
+    "pipelineRunRef, or start the pipeline with a PipelineRun"
+)
+
+
+def acting_as(namespace: str, spec: WorkflowRunSpec, status: WorkflowRunStatus, workflow: object) -> Tenant:
+    """Whom the run's changes are made as: fixed in the status when it starts; before that, the ServiceAccount
+    its Workflow names (or the operator's default) in the namespace the Workflow lives in (an inline workflow lives
+    in the run's)."""
+    if status.acting_as:
+        parts = status.acting_as.split(":")
+        return Tenant(parts[2], parts[3])
+    home = (spec.workflow_ref.namespace or namespace) if spec.workflow_ref else namespace
+    account = workflow.service_account_name if isinstance(workflow, WorkflowSpec) else None
+    return Tenant(home, account or config.current.default_service_account)
+
+
+async def granted(
+    identity: RunIdentity,
+    spec: WorkflowRunSpec,
+    workflow: WorkflowSpec,
+    status: WorkflowRunStatus,
+    pipeline: tuple[dict[str, str], dict[str, dict[str, str]]],
+) -> WorkflowSpec | InvalidSpec:
+    """The workflow, if every namespace it would change other than its own is granted to it; else why not. Checked
+    once, before the run starts (the run then freezes what it deploys)."""
+    rendered = resolve(identity, spec, workflow, status, *pipeline)
+    if isinstance(rendered, InvalidSpec):
+        return workflow  # the planner reports the rendering error
+    referrer, home = (
+        ("Workflow", spec.workflow_ref.namespace or identity.namespace)
+        if spec.workflow_ref
+        else (
+            "WorkflowRun",
+            identity.namespace,
+        )
+    )
+    wanted = [
+        (namespace, name or "")
+        for namespace, name in (target_of(rendered, phase, identity.namespace) for phase in rendered.phases)
+        if namespace != home
+    ]
+    errors = []
+    for namespace, name in dict.fromkeys(wanted):  # a Basic workflow's target namespace counts as its Deployment's
+        refused = await grants.refusal(referrer, home, "Deployment", namespace, name)
+        if refused is not None:
+            errors.append(FieldError("spec.target.namespace", refused))
+    return InvalidSpec(errors) if errors else workflow
 
 
 def _observed_deployments(workflow: WorkflowSpec, namespace: str, wanted: list[str]) -> list[str]:
@@ -165,47 +237,97 @@ async def _reconcile_once(body: dict[str, Any], index: RunIndex) -> datetime | N
     else:
         spec = spec_or_error
         workflow = await resolve_workflow(identity.namespace, spec)
-    pipeline = await pipeline_context(identity.namespace, spec) if status.workflow_spec is None else ({}, {})
-    observed = await observe(identity, spec, workflow, status, index, pipeline)
+    context = await pipeline_context(body, spec) if status.workflow_spec is None else ({}, {})
+    pipeline = context or ({}, {})
+    if context is None:
+        workflow = InvalidSpec([FieldError("spec.pipelineRunRef", _NOT_A_STAGE)])
+    tenant = acting_as(identity.namespace, spec, status, workflow)
+    if status.workflow_spec is None and isinstance(workflow, WorkflowSpec):
+        workflow = await granted(identity, spec, workflow, status, pipeline)
+    observed = await observe(identity, spec, workflow, status, index, pipeline, uid=owner.uid)
+    observed = replace(observed, provenance=admission.provenance("WorkflowRun", body))  # the seals, checked
     now = datetime.now(UTC)
-    done: list[Action] = []
-    measurements: dict[str, Measurement] = {}
-    result: Plan | None = None
+    cycle = _Performer(owner, tenant)
+    planned_from, result = status, None
     for _ in range(MAX_PLANS):
         result = plan(
             run=identity,
             spec=spec,
             workflow=workflow,
-            status=status,
+            status=planned_from,
             observed=observed,
             now=now,
             pipeline_variables=pipeline[0],
             stage_outputs=pipeline[1],
         )
-        fresh = [a for a in result.actions if a not in done]
-        for action in fresh:
-            await perform(owner, action, measurements)
-            done.append(action)
-        if len(measurements) == len(observed.measurements):
+        if result.status.started_at is not None and result.status.acting_as is None:
+            result.status.acting_as = tenant.username
+        known = len(cycle.refused)
+        # Reads and deliveries first: the plan is made again with what they return, and a crash before the
+        # status write only repeats them (a measurement is taken again; a notification carries its idempotency
+        # key, so its receiver can tell a repeat).
+        await cycle.perform(result, before_intent=True)
+        if len(cycle.refused) > known or len(cycle.measurements) > len(observed.measurements):
+            observed = replace(observed, measurements=dict(cycle.measurements), refused=dict(cycle.refused))
+            continue
+        # Intent before action: the plan is in the status before anything in the cluster changes, so a cycle
+        # planned again after a crash or a conflict starts from what was decided, and never applies it twice.
+        body = await _record(body, result, planned_from, index)
+        planned_from = result.status
+        await cycle.perform(result, before_intent=False)
+        if len(cycle.refused) == known and not awaits_confirmation(result.status, cycle.performed):
             break
-        observed = replace(observed, measurements=dict(measurements))
+        # refused steps fail, steps whose changes were made go on: plan again from the recorded status, record that
+        observed = replace(observed, refused=dict(cycle.refused), confirmed=frozenset(cycle.performed))
     assert result is not None
     wake_at = result.wake_at
-    if any(isinstance(a, UNWATCHED) for a in done):  # no watch event will say when these took effect
+    if any(isinstance(a, UNWATCHED) for a in cycle.done):  # no watch event will say when these took effect
         soon = now + timedelta(seconds=1)
         wake_at = soon if wake_at is None else min(wake_at, soon)
-    new_status = result.status.to_wire()
-    if new_status != body.get("status"):
-        updated = await resources.replace_status(PLURAL, body, new_status)
-        index.observe(updated)
-        metrics.observe_write(status, result.status)
     return wake_at
+
+
+class _Performer:
+    """Performs one reconcile's actions, each at most once, gathering measurements and refusals."""
+
+    def __init__(self, owner: Owner, tenant: Tenant) -> None:
+        self.owner, self.tenant = owner, tenant
+        self.done: list[Action] = []
+        self.measurements: dict[str, Measurement] = {}
+        self.refused: dict[str, Refusal] = {}
+        self.performed: set[str] = set()
+        """Step attempts whose actions were all accepted so far."""
+
+    async def perform(self, result: Plan, *, before_intent: bool) -> None:
+        for position, action in enumerate(result.actions):
+            if action in self.done or isinstance(action, BEFORE_INTENT) is not before_intent:
+                continue
+            refusal = await perform_or_refuse(self.owner, self.tenant, action, self.measurements)
+            origin = result.origin(position)
+            if refusal is not None and origin is not None:
+                self.refused[origin] = refusal
+                return  # what the step asked for next may depend on what was refused: plan again first
+            self.done.append(action)
+            if origin is not None:
+                self.performed.add(origin)
+
+
+async def _record(body: dict[str, Any], result: Plan, previous: WorkflowRunStatus, index: RunIndex) -> dict[str, Any]:
+    """Write the planned status, if it changed; the object as it now is."""
+    wire = result.status.to_wire()
+    if wire == body.get("status"):
+        return body
+    updated = await resources.replace_status(PLURAL, body, wire)
+    index.observe(updated)
+    metrics.observe_write(previous, result.status)
+    return updated
 
 
 def _rolled_back_after_success(body: dict[str, Any]) -> bool:
     """A run that succeeded and has a Rollback decision it has not seen: a post-deployment rollback reopens it."""
     spec = _spec(body)
-    return not isinstance(spec, InvalidSpec) and reopens(spec, _status(body))
+    sealed = admission.provenance("WorkflowRun", body).sealed
+    return not isinstance(spec, InvalidSpec) and reopens(spec, _status(body), sealed)
 
 
 class UnreadableStatus(Exception):

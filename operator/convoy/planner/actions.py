@@ -156,6 +156,18 @@ class SetRouteWeights:
     header_match: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass(frozen=True)
+class SetAutoscalerBounds:
+    """Set a HorizontalPodAutoscaler's minReplicas and maxReplicas. With `original`, the HPA is annotated with the
+    bounds it had before the canary (to give back later); without it, that annotation goes."""
+
+    namespace: str
+    name: str
+    min_replicas: int
+    max_replicas: int
+    original: tuple[int, int] | None
+
+
 Action = (
     SetImage
     | ApplyManifests
@@ -172,4 +184,10 @@ Action = (
     | SetPaused
     | PointService
     | SetRouteWeights
+    | SetAutoscalerBounds
 )
+
+BEFORE_INTENT = (Measure, Notify, RecordEvent)
+"""Actions performed before a cycle's status write: reads whose results are planned with, and records and
+deliveries that a repeat cannot harm (Events have deterministic names, notifications an idempotency key). Every
+other action changes the cluster, and is performed only once the plan that asks for it is in the status."""

@@ -1,9 +1,15 @@
 """Barriers between the WorkflowRuns of one PipelineRun: where the other participants of each barrier stand.
 
-A run marks itself `barrier.convoy.dev/<name>: reached | crossed | failed` (the planner's MarkBarrier actions).
-`barrier_views` reads those marks on the run's siblings (the other WorkflowRuns of the same PipelineRun) and
-tells the barrier step whether everyone is there, who failed, or who is missing. The rules:
+A run marks itself `barrier.convoy.dev/<name>: <state>/<seal>` with state reached, crossed or failed (the
+planner's MarkBarrier actions; the seal, over the run's uid, the barrier and the state, is added by the handler
+that writes it). `barrier_views` reads those marks on the run's siblings and tells the barrier step whether
+everyone is there, who failed, or who is missing. The rules:
 
+- The participants are the stage runs the PipelineRun's status records, by namespace, name and uid: never a run
+  found by its labels or its `spec.pipelineRunRef`, which anyone who may create a WorkflowRun can set. A recorded
+  run whose object is gone or has another uid (deleted, perhaps replaced by someone else) does not take part.
+- Only marks Convoy sealed for that run count (the handler drops the others and reports them); a mark copied
+  from another run, or typed by hand, neither fails nor crosses a barrier.
 - A participant is a sibling whose rendered workflow declares a barrier step of that name and whose stage runs
   beside this run's: barriers only synchronise runs that run in parallel (as in Harness). Stages this run's stage
   requires (directly or not) have finished before it started, and stages that require it cannot start until it
@@ -12,11 +18,13 @@ tells the barrier step whether everyone is there, who failed, or who is missing.
   (Failed, RolledBack, Aborted) or is rolling back without having reached it, fails the barrier.
 - A participant whose barrier step was skipped (its `when` did not hold), that ended successfully without
   reaching the barrier, or that was deleted does not block. A barrier nobody else declares does not block.
-- A sibling that has not started yet (its workflow is not rendered) blocks while it is about to start, and does
-  not once it ended or while it is queued behind another run of its target (it may be queued behind this one).
+- A sibling that has not started yet (its workflow is not rendered), or whose uid the PipelineRun has not
+  recorded yet, blocks while it is about to start, and does not once it ended or while it is queued behind
+  another run of its target (it may be queued behind this one).
 - Stages that have not started at all (their WorkflowRun does not exist yet) are not waited for, with one
-  exception that closes a race: until the PipelineRun has recorded this run's stage as started, the runs created
-  in the same cycle may not all exist yet, so the barrier is not crossed before that.
+  exception that closes a race: until the PipelineRun has recorded this run (its uid included), the runs created
+  in the same cycle may not all exist yet, so the barrier is not crossed before that. Without the PipelineRun
+  nobody can be trusted to take part, so the barrier waits (and times out).
 
 Pure.
 """
@@ -24,10 +32,10 @@ Pure.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from convoy.api.pipeline import PipelineRunStatus, PipelineSpec
+from convoy.api.pipeline import PipelineRunStatus, PipelineSpec, StageRecord, StageState
 from convoy.api.validation import ancestors, requirements
 from convoy.api.workflow import WorkflowSpec
 from convoy.api.workflowrun import RunPhase, RunResult, StepState
@@ -35,6 +43,30 @@ from convoy.planner.observed import BarrierView
 
 BARRIER_PREFIX = "barrier.convoy.dev/"
 REACHED, CROSSED, FAILED = "reached", "crossed", "failed"
+STATES = (REACHED, CROSSED, FAILED)
+WITH_RUNS = (StageState.RUNNING, StageState.SUCCEEDED, StageState.FAILED, StageState.ABORTED)
+"""Stage states whose record names a run of this PipelineRun (a Reused record names an earlier run's)."""
+
+
+def mark_value(state: str, seal: str) -> str:
+    """The value of a barrier annotation: the state, then the seal that proves Convoy wrote it for this run."""
+    return f"{state}/{seal}"
+
+
+def read_mark(value: str) -> tuple[str, str]:
+    """(state, seal) of a barrier annotation's value; the seal is empty when there is none."""
+    state, _, seal = value.partition("/")
+    return state, seal
+
+
+@dataclass(frozen=True)
+class StageRunRef:
+    """A run of a pipeline stage, as the PipelineRun records it."""
+
+    namespace: str
+    name: str
+    stage: str
+    uid: str
 
 
 @dataclass(frozen=True)
@@ -43,8 +75,10 @@ class Participant:
 
     name: str
     namespace: str
+    uid: str
     stage: str
     marks: Mapping[str, str]
+    """Barrier name → state, only the marks Convoy sealed for this run."""
     declared: Mapping[str, StepState] | None
     """Barrier name → state of its step; None while the run has not started (its workflow is not rendered)."""
     phase: RunPhase = RunPhase.PENDING
@@ -56,16 +90,16 @@ class Participant:
         return f"{self.stage} ({self.namespace}/{self.name})"
 
 
-def participant(body: Mapping[str, Any]) -> Participant:
-    """A WorkflowRun object (wire format) as a participant of its barriers."""
-    meta, spec, status = body["metadata"], body.get("spec") or {}, body.get("status") or {}
-    annotations: Mapping[str, str] = meta.get("annotations") or {}
-    marks = {k.removeprefix(BARRIER_PREFIX): v for k, v in annotations.items() if k.startswith(BARRIER_PREFIX)}
+def participant(body: Mapping[str, Any], *, stage: str, marks: Mapping[str, str]) -> Participant:
+    """A WorkflowRun object (wire format) as a participant of its barriers: `stage` is the stage the PipelineRun
+    records it for, `marks` the marks on it that Convoy sealed (barrier → state)."""
+    meta, status = body["metadata"], body.get("status") or {}
     return Participant(
         name=meta["name"],
         namespace=meta["namespace"],
-        stage=str((spec.get("pipelineRunRef") or {}).get("stage") or meta["name"]),
-        marks=marks,
+        uid=str(meta.get("uid") or ""),
+        stage=stage,
+        marks=dict(marks),
         declared=_declared(status),
         phase=RunPhase(status.get("phase") or RunPhase.PENDING),
         result=RunResult(status["result"]) if status.get("result") else None,
@@ -93,24 +127,42 @@ def declared_barriers(workflow: WorkflowSpec) -> list[str]:
     return [s.barrier.name for p in workflow.phases for s in p.steps if s.barrier is not None]
 
 
+def recorded_runs(pipeline_run: PipelineRunStatus) -> list[StageRecord]:
+    """The stage records that name a run of this PipelineRun: the runs a barrier reads (and no other)."""
+    return [r for r in pipeline_run.stages if r.state in WITH_RUNS and r.workflow_run and r.namespace]
+
+
 def barrier_views(
     *,
     barriers: Iterable[str],
-    me: tuple[str, str, str],
+    me: StageRunRef,
     siblings: Iterable[Participant],
     pipeline_run: PipelineRunStatus | None,
 ) -> dict[str, BarrierView]:
-    """The view of each of `barriers` for the run `me` = (namespace, name, stage). `pipeline_run` is the status of
-    the PipelineRun, or None when it is gone (then every sibling counts and nothing is awaited from it)."""
-    namespace, name, stage = me
-    unrelated = [s for s in siblings if (s.namespace, s.name) != (namespace, name)]
-    if pipeline_run is not None:
-        related = _related_stages(pipeline_run, stage)
-        unrelated = [s for s in unrelated if s.stage not in related]
-        if not _recorded(pipeline_run, me):
-            waiting = ("the pipeline run to record stage " + stage,)
-            return {b: BarrierView(missing=waiting) for b in barriers}
-    ordered = sorted(unrelated, key=lambda s: (s.stage, s.namespace, s.name))
+    """The view of each of `barriers` for the run `me`. `siblings` are the runs read for the records of
+    `pipeline_run` (the status of the PipelineRun, None when it is gone); one that no record names (namespace,
+    name and uid) is not a participant."""
+    if pipeline_run is None:
+        return {b: BarrierView(missing=("the pipeline run, which is gone",)) for b in barriers}
+    if not _recorded(pipeline_run, me):
+        waiting = ("the pipeline run to record stage " + me.stage,)
+        return {b: BarrierView(missing=waiting) for b in barriers}
+    related = _related_stages(pipeline_run, me.stage)
+    found = {(s.namespace, s.name, s.uid): s for s in siblings}
+    present: list[Participant] = []
+    unconfirmed: list[Participant] = []
+    for record in recorded_runs(pipeline_run):
+        assert record.namespace is not None and record.workflow_run is not None
+        if record.name == me.stage or record.name in related:
+            continue
+        if record.uid is None:  # created, not yet confirmed as this PipelineRun's: about to start
+            if record.state is StageState.RUNNING:
+                unconfirmed.append(Participant(record.workflow_run, record.namespace, "", record.name, {}, None))
+            continue
+        sibling = found.get((record.namespace, record.workflow_run, record.uid))
+        if sibling is not None:  # otherwise deleted or replaced: it does not block
+            present.append(replace(sibling, stage=record.name))
+    ordered = sorted(present + unconfirmed, key=lambda s: (s.stage, s.namespace, s.name))
     return {b: _view(b, ordered) for b in barriers}
 
 
@@ -156,7 +208,10 @@ def _related_stages(pipeline_run: PipelineRunStatus, stage: str) -> set[str]:
     return before | after
 
 
-def _recorded(pipeline_run: PipelineRunStatus, me: tuple[str, str, str]) -> bool:
-    namespace, name, stage = me
-    record = next((r for r in pipeline_run.stages if r.name == stage), None)
-    return record is not None and (record.namespace, record.workflow_run) == (namespace, name)
+def _recorded(pipeline_run: PipelineRunStatus, me: StageRunRef) -> bool:
+    record = next((r for r in pipeline_run.stages if r.name == me.stage), None)
+    return record is not None and (record.namespace, record.workflow_run, record.uid) == (
+        me.namespace,
+        me.name,
+        me.uid,
+    )

@@ -12,29 +12,66 @@ Replica split (default): both Deployments are behind the target Service, so traf
 Traffic-route split: stable keeps all `total` pods, the canary gets `ceil(total * weight / 100)`, and the
 HTTPRoute's weights decide the traffic. The last phase (weight 100) promotes: the new pod template goes into the
 stable Deployment (after a snapshot), stable is scaled back to `total`, traffic returns to stable, and the
-canary is removed. Rolling a phase back returns to the previous phase's weight; the first phase's rollback
-removes the canary. That is the reference's per-phase rollback sizing for a run that owns its pod counts: see
-planner/rollback_sizing.py.
+canary is removed. `total` is the service size of `canary.setup` (the instances already running, or a fixed
+count), and its `resizeStrategy` orders each change of pods between the two Deployments (see resize_now).
+
+Rollback, replica split: proportional, as the reference rolls back (planner/rollback_sizing.py). When the first
+rollback step runs, the run fixes in its status, before any pod moves, how many instances each rollback phase
+returns to the previous version: each phase's share of what the run deployed, applied to the new-version instances
+running then, the last rollback phase taking the rest. A run still in its canary phases has its new instances in
+the canary; a run that promoted (a post-deployment rollback, or a failure after the promotion began) has them all in
+the stable Deployment, so undoing the promotion phase turns the split around: a canary Deployment takes the new
+version's remaining instances, and the stable Deployment gets its previous pod template back with the instances
+rolled back so far. Each later rollback phase moves its instances from the canary to the stable; the last removes
+the canary. The reference's example, 8 instances deployed by a 10/20/30/40 canary and 15 running at rollback time:
+
+    rollback phase 4: 6 instances -> stable 6 (previous version), canary 9 (new version)
+    rollback phase 3: 4 instances -> stable 10, canary 5
+    rollback phase 2: 4 instances -> stable 14, canary 1
+    rollback phase 1: the rest, 1 -> stable 15, canary removed
+
+Each phase's record in status.rollback (and a Rollback's status.phases) carries `instances` and the `pods` after
+it. A traffic-route canary steps back through its phases' weights instead (traffic follows the route, not pods),
+and its promotion is undone by restoring the stable's pod template.
+
+Autoscaling (as Flagger's autoscalerRef): the HorizontalPodAutoscaler that scales the target Deployment is
+discovered (the one whose scaleTargetRef names it; two make the deploy step fail, as the HPA controller refuses
+such a target too) and carried through the phases rather than left to fight the split. Its bounds as found are
+recorded in status.autoscaler before anything changes (an HPA a stopped run left narrowed carries its original
+bounds in an annotation, and those count). The total follows the HPA: it is kept within the recorded bounds, and
+each canary step starts from the instances running then, so what the HPA scaled between phases is what the next
+weight divides. The stable's bounds follow the weight: while it runs `stable` of `total` pods the HPA gets the
+recorded bounds scaled by that share (never excluding `stable` itself), so it keeps scaling the stable within its
+part of the service and does not undo the split; the canary's pods are its share of the total. Promotion and the
+end of a rollback give the HPA its recorded bounds back. The HPA is observed data; its bounds change through
+SetAutoscalerBounds, performed as the tenant like every change.
+
+    bounds 4..8, total 4, weight 50:  stable 2 -> HPA 2..4; canary 2
+    bounds 2..10, total 10, weight 30: stable 7 -> HPA 1..7; canary 3
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from convoy.api.steps import ErrorKind
-from convoy.api.workflow import CanarySplit, CanaryStrategy
-from convoy.api.workflowrun import Awaiting, CanaryPods, StepState
+from convoy.api.workflow import CanarySplit, CanaryStrategy, ResizeStrategy
+from convoy.api.workflowrun import AutoscalerBounds, Awaiting, CanaryPods, StepState
 from convoy.planner.actions import (
     DeleteDeployment,
     EnsureCopy,
     PointService,
+    RestoreSnapshot,
     ScaleDeployment,
+    SetAutoscalerBounds,
     SetImage,
     SetPaused,
     SetRouteWeights,
 )
 from convoy.planner.cycle import Cycle, Position, clip, target_of
 from convoy.planner.observed import Workload
+from convoy.planner.rollback_sizing import rollback_sizes
 from convoy.planner.steps import applied_key, fail, record_revisions, snapshot_name, succeed
 
 CANARY_SUFFIX = "-canary"
@@ -54,6 +91,33 @@ def split(total: int, weight: int, max_surge: int = 0) -> tuple[int, int]:
 def canary_pods(total: int, weight: int) -> int:
     """Canary pods of a traffic-route split: enough to serve its share, at least one."""
     return 0 if weight <= 0 else max(1, math.ceil(total * weight / 100))
+
+
+def added_per_phase(total: int, weights: Sequence[int]) -> list[int]:
+    """The new-version instances each phase of a replica-split canary added, for a service of `total`. Pure.
+
+    total 8, weights 10, 30, 60, 100 -> 1, 2, 2, 3 (the reference's 10/20/30/40 splits)
+    """
+    added, before = [], 0
+    for weight in weights:
+        now = split(total, weight)[1]
+        added.append(max(0, now - before))
+        before = max(before, now)
+    return added
+
+
+def stable_bounds(bounds: tuple[int, int], total: int, stable: int) -> tuple[int, int]:
+    """The HPA bounds of a stable Deployment running `stable` of the service's `total` pods: `bounds` scaled by that
+    share, rounded outwards, never excluding `stable`; the bounds themselves when the stable runs everything. Pure.
+
+        4..8,  total 4,  stable 2 -> 2..4
+        2..10, total 10, stable 7 -> 1..7
+        2..10, total 15, stable 6 -> 1..6
+    """
+    low, high = bounds
+    if total <= 0 or stable >= total:
+        return low, high
+    return max(1, min(stable, low * stable // total)), max(1, stable, math.ceil(high * stable / total))
 
 
 def canary_name(deployment: str) -> str:
@@ -88,6 +152,85 @@ def _stable(c: Cycle, pos: Position) -> tuple[str, str, Workload | None]:
     return namespace, deployment, c.observed.workload(namespace, deployment)
 
 
+def service_size(c: Cycle, namespace: str, deployment: str, stable: Workload) -> int:
+    """How many pods the service runs: fixed in the status by the run's first canary step, which is written before
+    any pod moves, so a cycle planned again after a crash or a conflict never sizes from an already shrunk stable.
+    Before that, as the reference sizes a new deployment, "the same as the instances already running": the
+    stable's, plus the pods of a replica-split canary an earlier run left behind (an aborted run keeps its partial
+    state), less the surge that canary was given.
+
+        stable 3 + leftover canary 1, maxSurge 0  -> 4
+        stable 9 + leftover canary 3, maxSurge 2  -> 10   (stable + canary = total + min(canary, surge))
+    """
+    if c.status.canary is not None:
+        return c.status.canary.total
+    setup = _strategy(c).setup
+    if setup is not None and setup.fixed_count is not None:
+        return setup.fixed_count  # the reference's "Fixed" instances, whatever runs now
+    return _running(c, namespace, deployment, stable)
+
+
+def _running(c: Cycle, namespace: str, deployment: str, stable: Workload) -> int:
+    """The instances of the service running now (see service_size)."""
+    strategy = _strategy(c)
+    leftover = c.observed.workload(namespace, canary_name(deployment))
+    if leftover is None or strategy.split is CanarySplit.TRAFFIC_ROUTE:
+        return stable.replicas
+    return stable.replicas + leftover.replicas - min(leftover.replicas, strategy.max_surge)
+
+
+def _total(c: Cycle, pos: Position, namespace: str, deployment: str, stable: Workload) -> int:
+    """The service size this step divides. With an HPA, the total follows it: each attempt of a step sizes once from
+    the instances running when it begins (recorded with the attempt's key before any pod moves, so later cycles of
+    the attempt, which see pods already moving, keep that size), within the HPA's bounds."""
+    bounds = c.status.autoscaler
+    if bounds is None:
+        return service_size(c, namespace, deployment, stable)
+    if c.status.canary is None or bounds.sized_by != pos.key:
+        total = _running(c, namespace, deployment, stable)
+        bounds.sized_by = pos.key
+    else:
+        total = service_size(c, namespace, deployment, stable)
+    return min(max(total, bounds.min_replicas), bounds.max_replicas)
+
+
+def _find_autoscaler(c: Cycle, pos: Position, namespace: str, deployment: str, *, strict: bool) -> bool:
+    """Record the HPA that scales the target, once, with the bounds it had before any canary narrowed it. False
+    (and the step failed) when `strict` and several HPAs scale it; a rollback is never stopped by that."""
+    found = c.observed.autoscalers_of(namespace, deployment)
+    if len(found) > 1:
+        if strict:
+            names = ", ".join(sorted(a.name for a in found))
+            fail(
+                pos.record,
+                ErrorKind.INVALID,
+                f"HorizontalPodAutoscalers {names} all scale Deployment {namespace}/{deployment}: the HPA controller "
+                "refuses such a target, and the canary cannot tell whose bounds to carry through its phases; "
+                "keep one",
+            )
+            return False
+        return True
+    if found and c.status.autoscaler is None:
+        low, high = found[0].original or (found[0].min_replicas, found[0].max_replicas)
+        c.status.autoscaler = AutoscalerBounds(name=found[0].name, min_replicas=low, max_replicas=high)
+    return True
+
+
+def _bound(c: Cycle, namespace: str, deployment: str, total: int, stable_pods: int) -> None:
+    """Give the HPA the stable's share of its bounds (all of them when the stable runs the whole service)."""
+    recorded = c.status.autoscaler
+    if recorded is None:
+        return
+    hpa = next((a for a in c.observed.autoscalers_of(namespace, deployment) if a.name == recorded.name), None)
+    if hpa is None:
+        return  # deleted since: there is nothing left to carry or give back
+    original = (recorded.min_replicas, recorded.max_replicas)
+    low, high = stable_bounds(original, total, stable_pods)
+    keep = original if (low, high) != original else None
+    if (hpa.min_replicas, hpa.max_replicas, hpa.original) != (low, high, keep):
+        c.act(SetAutoscalerBounds(namespace, recorded.name, low, high, keep))
+
+
 def deploy(c: Cycle, pos: Position) -> None:
     namespace, deployment, stable = _stable(c, pos)
     if stable is None:
@@ -95,49 +238,101 @@ def deploy(c: Cycle, pos: Position) -> None:
         return
     artifact = c.workflow.artifact
     assert artifact is not None and pos.step.deploy is not None
+    if not _find_autoscaler(c, pos, namespace, deployment, strict=True):
+        return
     record_revisions(c, stable=stable.image, new=artifact.image)
-    total = c.status.canary.total if c.status.canary else stable.replicas
-    weight = pos.step.deploy.weight if pos.step.deploy.weight is not None else (pos.phase.weight or 0)
+    total = _total(c, pos, namespace, deployment, stable)
+    weight = _weight(c, pos.phase_index)
     key = applied_key(c, pos, "deploy")
     if weight >= 100:
         _promote(c, pos, namespace, deployment, stable, total, key)
     else:
-        _set_weight(c, pos, namespace, deployment, stable, total, weight, key)
+        stable_pods, canary_count = _counts(c, total, weight)
+        pods = CanaryPods(total=total, stable=stable_pods, canary=canary_count)
+        progress = f"setting weight {weight}%"
+        done = f"weight {weight}%: {stable_pods} stable and {canary_count} canary pods"
+        if _set_pods(c, pos, namespace, deployment, stable, pods, weight, key, (progress, done)):
+            c.status.weight = weight
 
 
-def _set_weight(
-    c: Cycle, pos: Position, namespace: str, deployment: str, stable: Workload, total: int, weight: int, key: str
-) -> None:
+def _weight(c: Cycle, phase_index: int) -> int:
+    """The weight a phase's deploy step sets (its own, else the phase's)."""
+    phase = c.workflow.phases[phase_index]
+    step = next((s.deploy for s in phase.steps if s.deploy is not None), None)
+    return step.weight if step is not None and step.weight is not None else (phase.weight or 0)
+
+
+def _set_pods(
+    c: Cycle,
+    pos: Position,
+    namespace: str,
+    deployment: str,
+    stable: Workload,
+    pods: CanaryPods,
+    weight: int,
+    key: str,
+    messages: tuple[str, str],
+) -> bool:
+    """Ask for `pods` (and the route at `weight`); True, and the step succeeded, once the cluster shows them.
+    `messages`: what the step says while it waits, and once done. The run's status.canary follows, except in a
+    post-deployment rollback: there it keeps what the deployment ran (the history's phase sizes come from it)."""
     artifact, strategy = c.workflow.artifact, _strategy(c)
     assert artifact is not None
-    stable_pods, canary_count = _counts(c, total, weight)
     name = canary_name(deployment)
-    c.status.canary = CanaryPods(total=total, stable=stable_pods, canary=canary_count)
-    if canary_count > 0:
-        suffix = CANARY_SUFFIX if strategy.split is CanarySplit.TRAFFIC_ROUTE else None
-        image, container = artifact.image, artifact.container
-        c.act(EnsureCopy(namespace, deployment, name, image, container, canary_count, (TRACK, "canary"), suffix, key))
-    c.act(ScaleDeployment(namespace, deployment, stable_pods))
-    route_ready = _route(c, namespace, stable, weight)
+    if c.status.post_deployment_rollback is None:
+        c.status.canary = pods.model_copy()
     canary = c.observed.workload(namespace, name)
-    if canary_count == 0:
-        c.act(DeleteDeployment(namespace, name))
+    if pods.canary == 0:
         canary_ready = canary is None
     else:
         canary_ready = (
-            canary is not None and canary.applied == key and canary.replicas == canary_count and canary.rolled_out
+            canary is not None and canary.applied == key and canary.replicas == pods.canary and canary.rolled_out
         )
-    stable_ready = stable.replicas == stable_pods and stable.scaled
+    stable_ready = stable.replicas == pods.stable and stable.scaled
+    move_stable, move_canary = resize_now(
+        strategy.setup.resize_strategy if strategy.setup is not None else ResizeStrategy.TOGETHER,
+        stable_grows=pods.stable > stable.replicas,
+        canary_grows=pods.canary > (canary.replicas if canary is not None else 0),
+        stable_ready=stable_ready,
+        canary_ready=canary_ready,
+    )
+    if pods.canary > 0 and move_canary:
+        suffix = CANARY_SUFFIX if strategy.split is CanarySplit.TRAFFIC_ROUTE else None
+        image, container = artifact.image, artifact.container
+        c.act(EnsureCopy(namespace, deployment, name, image, container, pods.canary, (TRACK, "canary"), suffix, key))
+    if move_stable:
+        _bound(c, namespace, deployment, pods.total, pods.stable)
+        c.act(ScaleDeployment(namespace, deployment, pods.stable))
+    route_ready = _route(c, namespace, stable, weight)
+    if pods.canary == 0 and move_canary:
+        c.act(DeleteDeployment(namespace, name))
     if canary_ready and stable_ready and route_ready:
-        c.status.weight = weight
-        succeed(c, pos.record, f"weight {weight}%: {stable_pods} stable and {canary_count} canary pods")
-        return
+        succeed(c, pos.record, messages[1])
+        return True
     pos.record.state, pos.record.awaiting = StepState.RUNNING, Awaiting.ROLLOUT
     ready = canary.available_replicas if canary is not None else 0
     pos.record.message = clip(
-        f"setting weight {weight}%: canary {ready}/{canary_count} available, "
-        f"stable {stable.available_replicas}/{stable_pods} available" + ("" if route_ready else ", route pending")
+        f"{messages[0]}: canary {ready}/{pods.canary} available, "
+        f"stable {stable.available_replicas}/{pods.stable} available" + ("" if route_ready else ", route pending")
     )
+    return False
+
+
+def resize_now(
+    strategy: ResizeStrategy, *, stable_grows: bool, canary_grows: bool, stable_ready: bool, canary_ready: bool
+) -> tuple[bool, bool]:
+    """(resize the stable now, resize the canary now) when a change of pods grows one side and shrinks the other
+    (canary.setup.resizeStrategy). Together: both at once. NewFirst: the growing side first, the shrinking one once
+    the growing one is ready. OldDownFirst: the shrinking side first, the growing one once it is done. Pure.
+
+        NewFirst,     canary 0 -> 2, stable 4 -> 2:  canary now; stable once the canary's pods are ready
+        OldDownFirst, canary 0 -> 2, stable 4 -> 2:  stable now; canary once stable runs 2
+        NewFirst,     rolling back (canary shrinks): stable grows first, the canary goes once stable is ready
+    """
+    if strategy is ResizeStrategy.TOGETHER or stable_grows == canary_grows:
+        return True, True
+    canary_first = canary_grows == (strategy is ResizeStrategy.NEW_FIRST)
+    return (canary_ready, True) if canary_first else (True, stable_ready)
 
 
 def _route(c: Cycle, namespace: str, stable: Workload, weight: int) -> bool:
@@ -159,12 +354,13 @@ def _route(c: Cycle, namespace: str, stable: Workload, weight: int) -> bool:
 
 
 def _promote(c: Cycle, pos: Position, namespace: str, deployment: str, stable: Workload, total: int, key: str) -> None:
-    """Weight 100: the stable Deployment takes the new template; once it is rolled out, traffic returns to it
-    and the canary goes."""
+    """Weight 100: the stable Deployment takes the new template and the HPA its bounds back; once it is rolled
+    out, traffic returns to it and the canary goes."""
     artifact = c.workflow.artifact
     assert artifact is not None
     c.status.canary = CanaryPods(total=total, stable=total, canary=c.status.canary.canary if c.status.canary else 0)
     c.act(SetImage(namespace, deployment, artifact.container, artifact.image, snapshot_name(c, pos), key))
+    _bound(c, namespace, deployment, total, total)
     c.act(ScaleDeployment(namespace, deployment, total))
     if c.workflow.triggers:
         c.act(SetPaused(namespace, deployment, False))
@@ -196,11 +392,151 @@ def repause(c: Cycle) -> None:
 
 
 def rollback(c: Cycle, pos: Position) -> None:
-    """Undo a canary phase: back to the previous phase's weight (0 for the first phase). The promotion phase is
-    undone like a rolling deploy, by restoring the stable Deployment's pod template."""
+    """Undo a canary phase. Replica split: move the phase's share of the new instances back to the previous version
+    (see the module's docstring). Traffic-route split: back to the previous phase's weight (0 for the first phase);
+    its promotion phase is undone like a rolling deploy, by restoring the stable Deployment's pod template."""
+    if _strategy(c).split is CanarySplit.TRAFFIC_ROUTE:
+        _route_rollback(c, pos)
+        return
+    namespace, deployment, stable = _stable(c, pos)
+    if stable is None:
+        succeed(c, pos.record, f"nothing to undo: Deployment {namespace}/{deployment} not found")
+        return
+    _find_autoscaler(c, pos, namespace, deployment, strict=False)
+    promoted = _promoted(c)
+    _size_rollback(c, namespace, deployment, stable, promoted)
+    pods, instances = pos.phase_record.pods, pos.phase_record.instances
+    assert pods is not None
+    if not promoted and not _began_deploying(c, pos.phase_index):
+        succeed(c, pos.record, "nothing was deployed in this phase")
+        return
+    key = applied_key(c, pos, "rollback")
+    previous = _weight(c, pos.phase_index - 1) if pos.phase_index > 0 else 0
+    done = f"rolled back {instances} instances: {pods.stable} run the previous version, " + (
+        f"{pods.canary} canary pods the new one" if pods.canary else "canary removed"
+    )
+    if promoted and _weight(c, pos.phase_index) >= 100:
+        _turn_around(c, pos, namespace, deployment, stable, pods, key, done)
+    elif _set_pods(
+        c, pos, namespace, deployment, stable, pods, previous, key, (f"rolling back {instances} instances", done)
+    ):
+        c.status.weight = previous
+
+
+def _promoted(c: Cycle) -> bool:
+    """Whether the new version went into the stable Deployment: the run succeeded (a post-deployment rollback), or
+    its promotion phase began deploying before it failed."""
+    return c.status.post_deployment_rollback is not None or any(
+        _weight(c, i) >= 100 and _began_deploying(c, i) for i in range(len(c.workflow.phases))
+    )
+
+
+def _size_rollback(c: Cycle, namespace: str, deployment: str, stable: Workload, promoted: bool) -> None:
+    """Fix, once and before any pod moves, the instances and pods of every rollback phase (the module's docstring):
+    the phases' shares of what the run deployed, applied to the new-version instances running now."""
+    records = c.status.rollback
+    if all(r.pods is not None for r in records):
+        return
+    surge = _strategy(c).max_surge
+    canary = c.observed.workload(namespace, canary_name(deployment))
+    if promoted:
+        total = new = stable.replicas
+    else:
+        total = service_size(c, namespace, deployment, stable)
+        if c.status.autoscaler is not None:
+            bounds = c.status.autoscaler
+            total = min(max(_running(c, namespace, deployment, stable), bounds.min_replicas), bounds.max_replicas)
+        new = canary.replicas if canary is not None else 0
+    index = {p.name: i for i, p in enumerate(c.workflow.phases)}
+    deployed_total = c.status.canary.total if c.status.canary is not None else total
+    added = added_per_phase(deployed_total, [_weight(c, i) for i in range(len(c.workflow.phases))])
+
+    def share(phase_index: int) -> int:
+        """What a phase added: nothing when its deploy step never began, nor an unreached promotion's."""
+        reached = _began_deploying(c, phase_index) and (promoted or _weight(c, phase_index) < 100)
+        return added[phase_index] if reached else 0
+
+    sizes = rollback_sizes([share(index[r.name]) for r in reversed(records)], new)
+    left = new
+    for record, size in zip(records, sizes, strict=True):
+        left -= size
+        record.instances = size
+        record.pods = CanaryPods(total=total, stable=max(0, min(total, total - left + surge)), canary=left)
+
+
+def _began_deploying(c: Cycle, phase_index: int) -> bool:
+    if c.status.post_deployment_rollback is not None:
+        return True
+    phase, record = c.workflow.phases[phase_index], c.status.phases[phase_index]
+    return any(
+        r.state not in (StepState.PENDING, StepState.SKIPPED)
+        for s, r in zip(phase.steps, record.steps, strict=True)
+        if s.deploy is not None
+    )
+
+
+def _turn_around(
+    c: Cycle,
+    pos: Position,
+    namespace: str,
+    deployment: str,
+    stable: Workload,
+    pods: CanaryPods,
+    key: str,
+    message: str,
+) -> None:
+    """Undo the promotion phase of a run that promoted: first a canary Deployment takes the new version's remaining
+    instances (so no capacity is lost), then the stable Deployment gets its previous pod template back, sized to the
+    instances rolled back so far."""
+    artifact = c.workflow.artifact
+    assert artifact is not None
+    name = canary_name(deployment)
+    canary = c.observed.workload(namespace, name)
+    if c.status.post_deployment_rollback is None:
+        c.status.canary = pods.model_copy()
+    if pods.canary > 0:
+        c.act(
+            EnsureCopy(
+                namespace,
+                deployment,
+                name,
+                artifact.image,
+                artifact.container,
+                pods.canary,
+                (TRACK, "canary"),
+                None,
+                key,
+            )
+        )
+        canary_ready = (
+            canary is not None and canary.applied == key and canary.replicas == pods.canary and canary.rolled_out
+        )
+    else:
+        canary_ready = True
+    if not canary_ready:
+        ready = canary.available_replicas if canary is not None else 0
+        pos.record.state, pos.record.awaiting = StepState.RUNNING, Awaiting.ROLLOUT
+        pos.record.message = clip(f"rolling back: canary {ready}/{pods.canary} available with the new version")
+        return
+    c.act(RestoreSnapshot(namespace, deployment, snapshot_name(c, pos), key))
+    _bound(c, namespace, deployment, pods.total, pods.stable)
+    c.act(ScaleDeployment(namespace, deployment, pods.stable))
+    if pods.canary == 0:
+        c.act(DeleteDeployment(namespace, name))
+    if not (stable.applied == key and stable.replicas == pods.stable and stable.rolled_out):
+        pos.record.state, pos.record.awaiting = StepState.RUNNING, Awaiting.ROLLOUT
+        pos.record.message = clip(
+            f"rolling back: stable {stable.available_replicas}/{pods.stable} available with the previous version"
+        )
+        return
+    c.status.weight = _weight(c, pos.phase_index - 1) if pos.phase_index > 0 else 0
+    succeed(c, pos.record, message)
+
+
+def _route_rollback(c: Cycle, pos: Position) -> None:
     from convoy.planner import steps
 
-    if (pos.phase.weight or 0) >= 100:
+    if _weight(c, pos.phase_index) >= 100:
         steps.rollback(c, pos)
         return
     deployed = c.status.phases[pos.phase_index]
@@ -212,6 +548,13 @@ def rollback(c: Cycle, pos: Position) -> None:
     if stable is None or (c.observed.workload(namespace, name) is None and c.status.weight in (0, 100, None)):
         succeed(c, pos.record, "nothing to undo: the canary is gone")
         return
-    previous = c.workflow.phases[pos.phase_index - 1].weight or 0 if pos.phase_index > 0 else 0
-    total = c.status.canary.total if c.status.canary else stable.replicas
-    _set_weight(c, pos, namespace, deployment, stable, total, previous, applied_key(c, pos, "rollback"))
+    previous = _weight(c, pos.phase_index - 1) if pos.phase_index > 0 else 0
+    total = service_size(c, namespace, deployment, stable)
+    stable_pods, canary_count = _counts(c, total, previous)
+    pods = CanaryPods(total=total, stable=stable_pods, canary=canary_count)
+    messages = (
+        f"setting weight {previous}%",
+        f"weight {previous}%: {stable_pods} stable and {canary_count} canary pods",
+    )
+    if _set_pods(c, pos, namespace, deployment, stable, pods, previous, applied_key(c, pos, "rollback"), messages):
+        c.status.weight = previous

@@ -52,7 +52,11 @@ class Cycle:
     observed: Observed
     now: datetime
     actions: list[Action] = field(default_factory=list)
+    origins: list[str | None] = field(default_factory=list)
+    """For each action, the key of the step attempt that asked for it (None: the run itself)."""
     wake: list[datetime] = field(default_factory=list)
+    step_key: str | None = None
+    """The step attempt being evaluated, so its actions can be traced back to it when the API refuses them."""
 
     @property
     def stamp(self) -> str:
@@ -60,6 +64,7 @@ class Cycle:
 
     def act(self, action: Action) -> None:
         self.actions.append(action)
+        self.origins.append(self.step_key)
 
     def wake_at(self, moment: datetime) -> None:
         self.wake.append(moment)

@@ -1,11 +1,19 @@
 """Applying people's decisions (spec.decisions) that the run has not seen yet, in the order they were made.
 
+Only decisions sealed by Convoy's admission webhook count (`observed.provenance.sealed`, checked by the handler):
+any other is passed over with a `DecisionIgnored` Event and a status message saying so. The approval rules are
+checked here again, whatever admission did: a decider must be one of the approvers, may not approve a run they
+created unless the approval allows it, and counts once towards `minApprovals`. `refusal` states these rules for
+admission and the planners alike.
+
 A finished run takes no decisions, with one exception: a Rollback decision on a run that succeeded reopens it into a
 post-deployment rollback (what a `Rollback` object asks for). The run then undoes every phase in reverse order, as if
 its deployment had failed, and ends RolledBack, marked in `status.postDeploymentRollback`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 from convoy.api.decisions import Decision, DecisionAction
 from convoy.api.steps import ApprovalStep, ErrorKind, FailureAction
@@ -22,6 +30,8 @@ from convoy.planner import failures
 from convoy.planner.cycle import Cycle, Position, clip, finished
 from convoy.planner.steps import fail, succeed
 
+NOT_SEALED = "not sealed by Convoy's admission webhook"
+
 
 def may_approve(approval: ApprovalStep, decision: Decision) -> bool:
     """Whether the decider is one of the approvers (users by name, groups as 'group:NAME'); anyone when none."""
@@ -32,21 +42,64 @@ def may_approve(approval: ApprovalStep, decision: Decision) -> bool:
     return decision.by in users or bool(groups.intersection(decision.groups))
 
 
-def reopens(spec: WorkflowRunSpec, status: WorkflowRunStatus) -> bool:
-    """Whether the run succeeded and a Rollback decision it has not seen yet asks to undo it."""
-    unseen = spec.decisions[status.decisions_seen :]
-    return status.result is RunResult.SUCCEEDED and any(d.action is DecisionAction.ROLLBACK for d in unseen)
+def refusal(
+    approval: ApprovalStep, decision: Decision, what: str, *, creator: str | None, approved: Collection[str] = ()
+) -> str | None:
+    """Why `decision` may not decide the approval `what` (e.g. "step release", "stage hold"); None when it may.
+
+    A Reject needs an approver; anything that lets the run past the approval (Approve, a PromoteFull over it,
+    Ignore of its failure) also needs someone other than the run's creator, unless the approval allows
+    self-approval, and counts once per person. `creator` is the run's creator as Convoy recorded it, None when
+    no sealed record says (then only an approval that allows self-approval can be approved). Pure."""
+    who, verb = decision.by or "someone", _VERBS.get(decision.action, "approve")
+    if not may_approve(approval, decision):
+        return f"{who} may not {verb} {what}: the approvers are {', '.join(approval.approvers)}"
+    if decision.action is DecisionAction.REJECT or approval.allow_self_approval:
+        pass
+    elif creator is None:
+        return (
+            f"{who} may not {verb} {what}: Convoy has no sealed record of who created the run "
+            "(annotation convoy.dev/created-by), so self-approval cannot be ruled out (allowSelfApproval is false)"
+        )
+    elif creator == decision.by:
+        return f"{who} may not {verb} {what}: {who} created the run and allowSelfApproval is false"
+    if decision.action is not DecisionAction.REJECT and decision.by in approved:
+        return f"{who} has already approved {what}: each approver counts once ({approval.min_approvals} needed)"
+    return None
+
+
+_VERBS = {
+    DecisionAction.APPROVE: "approve",
+    DecisionAction.REJECT: "reject",
+    DecisionAction.PROMOTE_FULL: "promote past",
+    DecisionAction.IGNORE: "ignore the failure of",
+}
+
+
+def not_sealed(index: int, decision: Decision) -> str:
+    """What the run says about a decision it ignores because admission did not seal it."""
+    return f"decision {index} ({decision.action.value} by {decision.by or 'someone'}) ignored: {NOT_SEALED}"
+
+
+def reopens(spec: WorkflowRunSpec, status: WorkflowRunStatus, sealed: Collection[int]) -> bool:
+    """Whether the run succeeded and a sealed Rollback decision it has not seen yet asks to undo it."""
+    return status.result is RunResult.SUCCEEDED and _rollback_index(spec, status, sealed) is not None
+
+
+def _rollback_index(spec: WorkflowRunSpec, status: WorkflowRunStatus, sealed: Collection[int]) -> int | None:
+    decisions = spec.decisions
+    unseen = range(status.decisions_seen, len(decisions))
+    return next((i for i in unseen if i in sealed and decisions[i].action is DecisionAction.ROLLBACK), None)
 
 
 def reopen(c: Cycle) -> None:
     """Turn a run that succeeded back into a rollback of all its phases, unless another run of its targets is in
     flight. Decisions made after it had finished and before the Rollback are passed over, as they always are on a
     finished run."""
-    status, decisions = c.status, c.spec.decisions
-    index = next(
-        i for i in range(status.decisions_seen, len(decisions)) if decisions[i].action is DecisionAction.ROLLBACK
-    )
-    decision = decisions[index]
+    status = c.status
+    index = _rollback_index(c.spec, status, c.observed.provenance.sealed)
+    assert index is not None
+    decision = c.spec.decisions[index]
     status.decisions_seen = index + 1
     if c.observed.others_in_flight:
         # Restoring this run's "before" would overwrite what a later run is deploying: a Rollback object refuses
@@ -57,25 +110,32 @@ def reopen(c: Cycle) -> None:
         )
         return
     status.post_deployment_rollback = PostDeploymentRollback(
-        succeeded_at=status.finished_at, requested_by=decision.by, reason=decision.reason
+        succeeded_at=status.finished_at, requested_by=decision.requested_by or decision.by, reason=decision.reason
     )
     status.result = status.finished_at = None
     reason = f": {decision.reason}" if decision.reason else ""
     failures.begin_rollback(
-        c, f"rolling back the deployment after it succeeded, requested by {decision.by or 'someone'}{reason}"
+        c,
+        f"rolling back the deployment after it succeeded, requested by {decision.requested_by or decision.by or 'someone'}{reason}",
     )
 
 
 def apply_new(c: Cycle) -> None:
-    decisions = c.spec.decisions
+    decisions, sealed = c.spec.decisions, c.observed.provenance.sealed
     for index in range(c.status.decisions_seen, len(decisions)):
-        if c.status.result is None:
+        if c.status.result is not None:
+            continue
+        if index in sealed:
             _apply(c, index, decisions[index])
+        else:
+            message = not_sealed(index, decisions[index])
+            c.status.message = clip(message)
+            c.event(f"decision/{index}", "DecisionIgnored", message, warning=True)
     c.status.decisions_seen = len(decisions)
 
 
 def _apply(c: Cycle, index: int, decision: Decision) -> None:
-    who = decision.by or "someone"
+    who = decision.requested_by or decision.by or "someone"
     key = f"decision/{index}"
     action = decision.action
     if action is DecisionAction.ABORT or (action is DecisionAction.ROLLBACK and c.status.started_at is None):
@@ -83,7 +143,7 @@ def _apply(c: Cycle, index: int, decision: Decision) -> None:
         failures.abort(c, f"aborted by {who}" + (f": {decision.reason}" if decision.reason else ""))
         return
     if action is DecisionAction.PROMOTE_FULL and c.workflow.type is WorkflowType.CANARY and not c.status.rolling_back:
-        _promote_full(c, who, key)
+        _promote_full(c, decision, key)
         return
     pos = c.current()
     if action is DecisionAction.ROLLBACK:
@@ -113,16 +173,37 @@ def _apply(c: Cycle, index: int, decision: Decision) -> None:
         c.event(key, "DecisionIgnored", f"{action.value} by {who} does not apply to step {pos.step.name}", warning=True)
 
 
-def _promote_full(c: Cycle, who: str, key: str) -> None:
-    """`kubectl convoy promote --full`: skip what is left of the canary phases and go to the last (100%) one."""
-    skipped = 0
-    for phase_record in c.status.phases[:-1]:
-        for record in phase_record.steps:
-            if not finished(record):
-                record.state, record.awaiting, record.deadline, record.next_at = StepState.SKIPPED, None, None, None
-                record.finished_at = c.stamp
-                record.message = f"skipped: promoted to full by {who}"
-                skipped += 1
+def _promote_full(c: Cycle, decision: Decision, key: str) -> None:
+    """`kubectl convoy promote --full`: skip what is left of the canary phases and go to the last (100%) one. An
+    approval on the way is skipped only when the decider could approve it (and that completes it); otherwise
+    the promotion stops there, and the approval waits for its approvers."""
+    who, skipped = decision.by or "someone", 0
+    for _index, phase, phase_record in list(c.phases_of(rollback=False))[:-1]:
+        for step, record in zip(c.steps_of(phase, rollback=False), phase_record.steps, strict=True):
+            if finished(record):
+                continue
+            if step.approval is not None:
+                approved = [*record.approved_by, decision.by or ""]
+                problem = refusal(
+                    step.approval, decision, f"step {step.name}", creator=c.observed.provenance.creator,
+                    approved=record.approved_by,
+                )  # fmt: skip
+                if problem is None and len(approved) < step.approval.min_approvals:
+                    problem = f"{step.name} needs {step.approval.min_approvals} distinct approvers"
+                if problem is not None:
+                    c.event(
+                        key,
+                        "PromotedFull",
+                        f"promoted to full by {who} up to approval step {step.name}: {skipped} steps skipped; "
+                        f"it waits for its approvers ({problem})",
+                        warning=True,
+                    )
+                    return
+                record.approved_by, record.decided_by = approved, decision.by
+            record.state, record.awaiting, record.deadline, record.next_at = StepState.SKIPPED, None, None, None
+            record.finished_at = c.stamp
+            record.message = f"skipped: promoted to full by {who}"
+            skipped += 1
     c.event(key, "PromotedFull", f"promoted to full by {who}: {skipped} steps skipped")
 
 
@@ -135,8 +216,14 @@ _INTERVENTIONS = {
 
 
 def _intervene(c: Cycle, pos: Position, decision: Decision, key: str) -> None:
-    """A person's answer to a step waiting for intervention: recorded on the step, whichever it is."""
+    """A person's answer to a step waiting for intervention: recorded on the step, whichever it is. Ignoring the
+    failure of an approval lets the run past it, so only someone who could approve it may."""
     record, action = pos.record, decision.action
+    if action is DecisionAction.IGNORE and pos.step.approval is not None:
+        problem = refusal(pos.step.approval, decision, f"step {pos.step.name}", creator=c.observed.provenance.creator)
+        if problem is not None:
+            c.event(key, "ApprovalRefused", problem, warning=True)
+            return
     record.decided_by = decision.by
     c.event(
         key, "InterventionDecided", f"{action.value} of {pos.phase.name}/{pos.step.name} by {decision.by or 'someone'}"
@@ -157,19 +244,22 @@ def _approve(c: Cycle, pos: Position, decision: Decision, key: str) -> None:
             warning=True,
         )
         return
-    if not may_approve(approval, decision):
-        c.event(
-            key,
-            "ApprovalRefused",
-            f"{who} is not an approver of {pos.step.name} (approvers: {', '.join(approval.approvers)})",
-            warning=True,
-        )
+    what = f"step {pos.step.name}"
+    problem = refusal(approval, decision, what, creator=c.observed.provenance.creator, approved=record.approved_by)
+    if problem is not None:
+        c.event(key, "ApprovalRefused", problem, warning=True)
         return
     record.decided_by = decision.by
     reason = f": {decision.reason}" if decision.reason else ""
-    if decision.action is DecisionAction.APPROVE:
-        succeed(c, record, clip(f"approved by {who}{reason}"))
-        c.event(key, "Approved", f"{pos.step.name} approved by {who}{reason}")
-    else:
+    if decision.action is DecisionAction.REJECT:
         fail(record, ErrorKind.APPROVAL_REJECTED, f"rejected by {who}{reason}")
         c.event(key, "Rejected", f"{pos.step.name} rejected by {who}{reason}", warning=True)
+        return
+    record.approved_by = [*record.approved_by, who]
+    missing = approval.min_approvals - len(record.approved_by)
+    if missing > 0:
+        record.message = clip(f"waiting for {missing} more approval(s) (approved by {', '.join(record.approved_by)})")
+        c.event(key, "ApprovalRecorded", f"{pos.step.name} approved by {who}{reason}: {missing} more needed")
+        return
+    succeed(c, record, clip(f"approved by {', '.join(record.approved_by)}{reason}"))
+    c.event(key, "Approved", f"{pos.step.name} approved by {', '.join(record.approved_by)}{reason}")

@@ -31,6 +31,16 @@ _BY_TYPE: dict[tuple[WorkflowType, str], Evaluator] = {
 
 
 def evaluate(c: Cycle, pos: Position) -> None:
+    """Advance the step as far as the observed world allows; a step whose action the API server refused for good
+    fails with the refusal, so its failure strategy applies instead of a retry that can never succeed."""
+    refusal = c.observed.refused.get(pos.key)
+    if refusal is not None:
+        steps.fail(pos.record, refusal.error, refusal.message)
+        return
     kind = pos.step.kind
-    _BY_TYPE.get((c.workflow.type, kind), _BY_KIND[kind])(c, pos)
-    steps.time_limit(c, pos)
+    c.step_key = pos.key
+    try:
+        _BY_TYPE.get((c.workflow.type, kind), _BY_KIND[kind])(c, pos)
+        steps.time_limit(c, pos)
+    finally:
+        c.step_key = None

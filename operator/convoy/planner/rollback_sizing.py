@@ -10,14 +10,11 @@ example: 8 instances deployed by a four-phase canary (10%, 20%, 30%, 40% splits 
     rollback phase 2:  15 * 2/8 = 3.75   -> 4
     rollback phase 1:  the rest             1
 
-Where Convoy uses it: nowhere as a separate step, on purpose. A canary run owns its pod counts while it is in
-flight (the canary Deployment is Convoy's, and the stable one is sized by the run from a total recorded when it
-started), so what is running equals what was deployed, and the arithmetic reduces to giving back exactly what
-each phase added, which is what stepping back to the previous phase's weight does (planner/canary.py; the
-equivalence is a unit test). After a canary succeeded, its promotion phase holds every pod, so the post-deployment
-rollback of that phase restores the whole Deployment's pod template, whatever the replica count is by then:
-the last rollback phase takes the rest, and the rest is everything. A Rolling phase changes the whole Deployment
-likewise. The history keeps each canary phase's pod count (planner/history.py) so that the shares stay known.
+Where Convoy uses it: every rollback of a replica-split canary, in flight or after it succeeded
+(planner/canary.py rollback). The sizes are fixed in the run's status (status.rollback[].instances and .pods)
+when the first rollback step runs, before any pod moves, and a Rollback object mirrors them. In flight, what runs
+is what the run deployed, so the sizes are the pods each phase added (the equivalence is a unit test); after the
+service was scaled (by hand, or by its HorizontalPodAutoscaler), they are the phases' shares of what runs then.
 """
 
 from __future__ import annotations

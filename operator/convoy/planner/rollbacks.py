@@ -211,10 +211,11 @@ def changes(workflow: WorkflowSpec | InvalidSpec, run: RunView) -> str | None:
     return f"spec.{', spec.'.join(fields)} differ" if fields else None
 
 
-def decision(rollback: str, spec: RollbackSpec) -> Decision:
-    """The decision the run gets; the admission webhook stamps who and when."""
+def decision(rollback: str, spec: RollbackSpec, requested_by: str | None) -> Decision:
+    """The decision the run gets, for the user who created the Rollback (as admission recorded them); the
+    admission webhook stamps the operator as its author, and when."""
     reason = f"Rollback {rollback}" + (f": {spec.reason}" if spec.reason else "")
-    return Decision(action=DecisionAction.ROLLBACK, reason=clip(reason, 1024))
+    return Decision(action=DecisionAction.ROLLBACK, reason=clip(reason, 1024), requested_by=requested_by)
 
 
 def accepted(status: RollbackStatus, target: Target, generation: int | None, now: datetime) -> RollbackStatus:

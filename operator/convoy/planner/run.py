@@ -8,7 +8,7 @@ Pure: the input status is never mutated; calling it twice with the same argument
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,6 +44,11 @@ class Plan:
     status: WorkflowRunStatus
     actions: tuple[Action, ...]
     wake_at: datetime | None
+    origins: tuple[str | None, ...] = ()
+    """For each action, the step attempt that asked for it (None: the run itself)."""
+
+    def origin(self, index: int) -> str | None:
+        return self.origins[index] if index < len(self.origins) else None
 
 
 def plan(
@@ -60,7 +65,7 @@ def plan(
     """The next status of the run and the actions that get the cluster there. `workflow` is the Workflow as
     resolved from the reference (or inline), or why it could not be."""
     status = status.model_copy(deep=True)
-    if status.result is not None and not decisions.reopens(spec, status):
+    if status.result is not None and not decisions.reopens(spec, status, observed.provenance.sealed):
         return _finish(run, status, [], [], now, observed)
     rendered = resolve(run, spec, workflow, status, pipeline_variables, stage_outputs)
     if isinstance(rendered, InvalidSpec):
@@ -70,7 +75,7 @@ def plan(
     if status.result is not None:
         decisions.reopen(c)  # a post-deployment rollback: the run that succeeded turns back
         if status.result is not None:  # refused: it stays finished
-            return _finish(run, status, c.actions, c.wake, now, observed)
+            return _finish(run, status, c.actions, c.wake, now, observed, origins=c.origins)
     if status.started_at is None:
         if rendered.concurrency.policy is ConcurrencyPolicy.QUEUE and observed.queued_behind:
             decisions.apply_new(c)  # an Abort ends a queued run now, rather than when its turn comes
@@ -79,13 +84,13 @@ def plan(
                 status.message = clip(f"queued behind {', '.join(observed.queued_behind)} (same target)")
             else:
                 status.queue_position = None
-            return _finish(run, status, c.actions, c.wake, now, observed)
+            return _finish(run, status, c.actions, c.wake, now, observed, origins=c.origins)
         _start(c)
     decisions.apply_new(c)
     _advance(c)
     if status.result is not None:
         _notify(c, _RESULT_NOTIFICATIONS[status.result])
-    return _finish(run, status, c.actions, c.wake, now, observed)
+    return _finish(run, status, c.actions, c.wake, now, observed, origins=c.origins)
 
 
 _RESULT_NOTIFICATIONS = {
@@ -94,6 +99,12 @@ _RESULT_NOTIFICATIONS = {
     RunResult.ROLLED_BACK: NotificationEvent.ROLLED_BACK,
     RunResult.ABORTED: NotificationEvent.ABORTED,
 }
+
+
+def awaits_confirmation(status: WorkflowRunStatus, performed: Collection[str]) -> bool:
+    """Whether a step of the run waits for changes that were just made (see steps.confirmed): plan it again."""
+    waiting = (r for p in (*status.phases, *status.rollback) for r in p.steps if r.awaiting is Awaiting.CONFIRMATION)
+    return any(waiting) and bool(performed)
 
 
 def targets(workflow: WorkflowSpec, namespace: str) -> list[str]:
@@ -303,13 +314,19 @@ def _finish(
     observed: Observed,
     *,
     invalid: bool = False,
+    origins: list[str | None] | None = None,
 ) -> Plan:
     """Derive what is derived — phase, current step, progress, conditions — and package the plan."""
     actions = [*actions, *_settle_phases(run, status, now)]
     if status.result is not None and status.finished_at is None:
         status.finished_at = stamp(now)
     if status.result is not None and status.result is not RunResult.SUCCEEDED and status.workflow_spec:
-        actions.extend(_fail_barriers(status))
+        failing = _fail_barriers(status)
+        # the run's "failed" replaces what a step marked this cycle: one mark per barrier and plan (issue 12)
+        ended = {a.name for a in failing}
+        kept = [not (isinstance(a, MarkBarrier) and a.name in ended) for a in actions]
+        origins = [o for o, keep in zip(origins or [], kept, strict=False) if keep]
+        actions = [*(a for a, keep in zip(actions, kept, strict=True) if keep), *failing]
     status.phase = _phase(status)
     current = _current_record(status) if status.result is None else None  # a finished run is at no step
     status.current_phase, status.current_step = (current[0], current[1].name) if current else (None, None)
@@ -326,13 +343,13 @@ def _finish(
         now=now,
     )
     wake_at = min((w for w in wake if w > now), default=None) if status.result is None else None
-    return Plan(status=status, actions=tuple(actions), wake_at=wake_at)
+    return Plan(status=status, actions=tuple(actions), wake_at=wake_at, origins=tuple(origins or ()))
 
 
-def _fail_barriers(status: WorkflowRunStatus) -> list[Action]:
+def _fail_barriers(status: WorkflowRunStatus) -> list[MarkBarrier]:
     """A run that ended badly tells every barrier it has not crossed, so nobody waits for it forever."""
     wf = WorkflowSpec.model_validate(status.workflow_spec)
-    out: list[Action] = []
+    out: list[MarkBarrier] = []
     for phase, record in zip(wf.phases, status.phases, strict=False):
         for step, step_record in zip(phase.steps, record.steps, strict=False):
             if step.barrier is not None and step_record.state is not StepState.SUCCEEDED:

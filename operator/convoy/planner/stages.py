@@ -2,9 +2,11 @@
 and how it sees them.
 
 A stage's run is named after the PipelineRun and the stage (`<pipelinerun>-<stage>`, shortened with a hash when
-too long), so creating it again after a restart or a conflict finds the one that exists. Its labels find the runs
-of a PipelineRun in every namespace; label values are shortened the same way, so `spec.pipelineRunRef` is what
-names the parent exactly.
+too long), so creating it again after a restart or a conflict finds the one that exists. Finding one by that name
+is not enough to adopt it: anyone who may create WorkflowRuns in the stage's namespace can create one first. The
+PipelineRun follows only a run that Convoy created for it (a seal over the PipelineRun's uid and the stage, and, in
+its own namespace, its ownerReference; checked by the handler) and records its uid. Labels are for people
+(`kubectl get workflowruns -l convoy.dev/pipelinerun=...`), never for finding participants.
 
 Pure.
 """
@@ -104,14 +106,18 @@ class StageRun:
     failed: bool = False
     """The run recorded a failure (a failed step), whatever its strategy made of it: Abort ends it Aborted too."""
     abort_requested: bool = False
+    uid: str = ""
+    ours: bool = False
+    """Convoy created this run for this PipelineRun's stage: only then is it adopted."""
 
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
 
 
-def stage_run(body: Mapping[str, Any]) -> StageRun:
-    """A WorkflowRun object (wire format) as the pipeline planner sees it."""
+def stage_run(body: Mapping[str, Any], *, ours: bool) -> StageRun:
+    """A WorkflowRun object (wire format) as the pipeline planner sees it; `ours`: Convoy created it for the
+    stage that names it (the handler checks the seal)."""
     meta, spec, status = body["metadata"], body.get("spec") or {}, body.get("status") or {}
     outputs = dict(list((status.get("outputs") or {}).items())[:MAX_OUTPUTS])
     return StageRun(
@@ -124,4 +130,6 @@ def stage_run(body: Mapping[str, Any]) -> StageRun:
         finished_at=status.get("finishedAt"),
         failed=bool(status.get("failure")),
         abort_requested=any(d.get("action") == "Abort" for d in spec.get("decisions") or []),
+        uid=str(meta.get("uid") or ""),
+        ours=ours,
     )

@@ -5,10 +5,13 @@ strategy is applied by the caller)."""
 from __future__ import annotations
 
 import copy
+import json
+import math
+import re
 from typing import Any
 
-from convoy.api.common import ContextRef
-from convoy.api.steps import ErrorKind, TimeoutAction, WebhookTarget
+from convoy.api.common import ContextRef, seconds
+from convoy.api.steps import OUTPUT_NAME, ErrorKind, TimeoutAction, VerifyStep, WebhookTarget
 from convoy.api.workflow import WorkflowType
 from convoy.api.workflowrun import Awaiting, Revisions, StepRecord, StepState
 from convoy.planner.actions import (
@@ -56,6 +59,8 @@ def time_limit(c: Cycle, pos: Position) -> None:
     finished while the operator was not looking (a restart, a long outage) counts as done, not as timed out."""
     record = pos.record
     default = c.workflow.steady_state_timeout if pos.step.kind in ("deploy", "rollback") else None
+    if pos.step.verify is not None:
+        default = verify_timeout(pos.step.verify)
     limit = pos.step.timeout or default
     if limit is None or record.attempt_started_at is None or record.state not in (StepState.RUNNING, StepState.WAITING):
         return
@@ -63,7 +68,28 @@ def time_limit(c: Cycle, pos: Position) -> None:
     if c.now < deadline:
         c.wake_at(deadline)
         return
-    fail(record, ErrorKind.TIMEOUT, f"step '{pos.step.name}' did not finish within {limit}")
+    taken = ""
+    if pos.step.verify is not None and pos.step.verify.job is None:
+        taken = (
+            f": {record.successes}/{pos.step.verify.count} passed, {record.failures} failed, "
+            f"{record.inconclusive} inconclusive"
+        )
+    fail(record, ErrorKind.TIMEOUT, f"step '{pos.step.name}' did not finish within {limit}{taken}")
+
+
+VERIFY_TIMEOUT = "30m"
+
+
+def verify_timeout(spec: VerifyStep) -> str:
+    """A verify step's timeout when it sets none: 30m, or twice the time its measurements take at their interval
+    when that is longer, so a result that stays inconclusive (`inconclusiveIs: Retry`, an unreachable
+    Prometheus) ends instead of measuring forever. Pure.
+
+        count 1, failureLimit 0, interval 10s   -> 30m
+        count 60, failureLimit 2, interval 1m   -> 7440s (2 x 62 x 60s)
+    """
+    needed = 2 * (spec.count + spec.failure_limit) * seconds(spec.interval)
+    return VERIFY_TIMEOUT if needed <= seconds(VERIFY_TIMEOUT) else f"{math.ceil(needed)}s"
 
 
 def applied_key(c: Cycle, pos: Position, part: str) -> str:
@@ -78,6 +104,8 @@ def deploy(c: Cycle, pos: Position) -> None:
     if wf.type is WorkflowType.BASIC:
         assert wf.target is not None and wf.target.manifests is not None
         c.act(ApplyManifests(namespace, tuple(wf.target.manifests), snapshot_name(c, pos), key))
+        if not confirmed(c, pos, "applying the workflow's objects"):
+            return
         deployments = [
             m.get("metadata", {}).get("name", "") for m in wf.target.manifests if m.get("kind") == "Deployment"
         ]
@@ -99,6 +127,17 @@ def deploy(c: Cycle, pos: Position) -> None:
         record_revisions(c, stable=workload.image, new=wf.artifact.image)
     c.act(SetImage(namespace, deployment, wf.artifact.container, wf.artifact.image, snapshot_name(c, pos), key))
     await_rollout(c, pos, namespace, [deployment], key)
+
+
+def confirmed(c: Cycle, pos: Position, doing: str) -> bool:
+    """Whether the API server accepted the changes this step attempt asked for. What a step cannot observe (a Basic
+    workflow's ConfigMaps or Roles) is done only once it was made: the step waits for the status that records
+    the plan to be written and the change to be made, so a refused change fails the step instead of a success
+    being claimed for it."""
+    if pos.key in c.observed.confirmed:
+        return True
+    pos.record.state, pos.record.awaiting, pos.record.message = StepState.RUNNING, Awaiting.CONFIRMATION, doing
+    return False
 
 
 def record_revisions(c: Cycle, *, stable: str | None, new: str) -> None:
@@ -161,6 +200,8 @@ def rollback(c: Cycle, pos: Position) -> None:
     c.act(RestoreSnapshot(namespace, deployment, snapshot_name(c, pos), key))
     if wf.type is WorkflowType.BASIC:
         assert wf.target is not None and wf.target.manifests is not None
+        if not confirmed(c, pos, "restoring the workflow's objects"):
+            return
         # A Deployment the run created is deleted by the restore: once it is gone there is nothing to wait for.
         names = [
             name
@@ -175,9 +216,74 @@ def rollback(c: Cycle, pos: Position) -> None:
 def job(c: Cycle, pos: Position) -> None:
     spec = pos.step.job
     assert spec is not None
-    _run_job(c, pos, job_name(c, pos), spec.template, spec.backoff_limit)
-    if pos.record.state is StepState.SUCCEEDED:
-        c.status.outputs.update(spec.outputs)
+    name = job_name(c, pos)
+    _run_job(c, pos, name, spec.template, spec.backoff_limit)
+    if pos.record.state is not StepState.SUCCEEDED or not spec.outputs:
+        return
+    declared = [output.name for output in spec.outputs]
+    messages = c.observed.jobs[name].termination_messages
+    if messages is None:
+        fail(pos.record, ErrorKind.JOB_FAILED, f"job {name} succeeded, but its pod is gone: its outputs are lost")
+        return
+    try:
+        produced = produced_outputs(messages)
+    except ValueError as error:
+        fail(pos.record, ErrorKind.JOB_FAILED, f"job {name} succeeded, but its termination message {error}")
+        return
+    missing = [key for key in declared if key not in produced]
+    if missing:
+        fail(
+            pos.record,
+            ErrorKind.JOB_FAILED,
+            f"job {name} succeeded without producing output {', '.join(missing)}: its container writes outputs to "
+            "/dev/termination-log, as a JSON object or KEY=VALUE lines",
+        )
+        return
+    c.status.outputs.update({key: clip(produced[key], OUTPUT_LIMIT) for key in declared})
+    succeed(c, pos.record, f"job {name} succeeded, produced {', '.join(declared)}")
+
+
+OUTPUT_LIMIT = 1024
+
+
+def produced_outputs(messages: tuple[str, ...]) -> dict[str, str]:
+    """The outputs in a Job's termination messages, one per container, later containers winning: each is empty,
+    a JSON object (string values as they are, numbers and booleans as JSON writes them), or KEY=VALUE lines
+    (blank lines and '#' comments skipped). Raises ValueError saying what is wrong. Pure.
+
+        '{"image": "registry.example/web:4f2c", "size": 12}'  -> {'image': 'registry.example/web:4f2c', 'size': '12'}
+        'image=registry.example/web:4f2c\ndigest=sha256:ab'  -> {'image': ..., 'digest': 'sha256:ab'}
+    """
+    out: dict[str, str] = {}
+    for message in messages:
+        text = message.strip()
+        if text.startswith(("{", "[")):
+            out.update(_json_outputs(text))
+            continue
+        for number, line in enumerate(text.splitlines(), start=1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            key, equals, value = line.partition("=")
+            if not equals or not re.fullmatch(OUTPUT_NAME, key.strip()):
+                raise ValueError(f"line {number} is not KEY=VALUE (nor is the message a JSON object)")
+            out[key.strip()] = value
+    return out
+
+
+def _json_outputs(text: str) -> dict[str, str]:
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"is not valid JSON ({error.msg} at character {error.pos})") from None
+    if not isinstance(parsed, dict):
+        raise ValueError("is not a JSON object")
+    out = {}
+    for key, value in parsed.items():
+        if isinstance(value, dict | list) or value is None:
+            raise ValueError(f"gives output {key!r} a {type(value).__name__}, not a string")
+        out[str(key)] = value if isinstance(value, str) else json.dumps(value)
+    return out
 
 
 def job_name(c: Cycle, pos: Position) -> str:
@@ -273,6 +379,7 @@ def approval(c: Cycle, pos: Position) -> None:
         return
     if record.awaiting is not Awaiting.APPROVAL:
         who = ", ".join(spec.approvers) if spec.approvers else "anyone allowed to patch the run"
+        who += f" ({spec.min_approvals} distinct approvers needed)" if spec.min_approvals > 1 else ""
         record.message = clip(f"waiting for approval by {who}")
         c.event(f"{pos.key}/waiting", "WaitingForApproval", f"step {pos.step.name}: {record.message}")
     wait(c, record, Awaiting.APPROVAL, deadline)
@@ -306,10 +413,14 @@ def barrier(c: Cycle, pos: Position) -> None:
         c.act(MarkBarrier(spec.name, "crossed"))
         succeed(c, record, f"crossed barrier {spec.name}")
         return
-    c.act(MarkBarrier(spec.name, "reached"))
+    # One mark per barrier and plan (issue 12, item 11): a barrier another participant failed is marked "failed",
+    # never "reached" first (two marks flip the annotation on every replan, and each flip makes the status write
+    # conflict again); a run that ends badly in this plan replaces the mark below with "failed" (run.py).
     if view is not None and view.failed_by:
+        c.act(MarkBarrier(spec.name, "failed"))
         fail(record, ErrorKind.BARRIER_FAILED, f"barrier {spec.name}: {view.failed_by} failed before reaching it")
         return
+    c.act(MarkBarrier(spec.name, "reached"))
     deadline = record.deadline or _stamp_after(c, spec.timeout)
     if c.now >= parse(deadline):
         fail(record, ErrorKind.TIMEOUT, f"barrier {spec.name}: not everyone arrived within {spec.timeout}")

@@ -53,7 +53,7 @@ def approval(
     return step(name, "approval", body, **extra)
 
 
-def job(name: str = "migrate", outputs: Obj | None = None, backoff_limit: int | None = None, **extra: Any) -> Obj:
+def job(name: str = "migrate", outputs: list[Obj] | None = None, backoff_limit: int | None = None, **extra: Any) -> Obj:
     body: Obj = {"template": pod_template()}
     if outputs:
         body["outputs"] = outputs

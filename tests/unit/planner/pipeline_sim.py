@@ -1,5 +1,6 @@
 """A simulated cluster for the pipeline planner: it keeps the PipelineRun's status between cycles, creates the
-stage runs the planner asks for, and lets a test finish them. Pipelines are written in wire format and parsed
+stage runs the planner asks for (as Convoy creates them: sealed for this PipelineRun, with a uid the status does
+not know until the next cycle reads them), and lets a test finish them. Pipelines are written in wire format and parsed
 with the validator, so every pipeline a test runs is one the API server would accept."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from convoy.api.validation import parse_spec
 from convoy.api.workflowrun import RunPhase, RunResult
 from convoy.planner.actions import RecordEvent
 from convoy.planner.cycle import RunIdentity
+from convoy.planner.observed import Provenance
 from convoy.planner.pipeline import PipelinePlan, plan
 from convoy.planner.stages import AbortStageRun, CreateStageRun, StageRun
 from convoy.planner.timeutil import stamp
@@ -21,6 +23,7 @@ Obj = dict[str, Any]
 NAMESPACE = "shop"
 RUN = RunIdentity("rel-1", NAMESPACE)
 START = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+PIPELINE_UID = "uid-release"
 
 
 def workflow_stage(name: str, workflow: str = "web", **extra: Any) -> Obj:
@@ -52,33 +55,43 @@ class PipelineSim:
         spec: PipelineRunSpec | None = None,
         previous: PipelineRunStatus | None = None,
         run: RunIdentity = RUN,
+        pipeline_uid: str | None = PIPELINE_UID,
     ) -> None:
         self.pipeline = pipeline_spec
         self.spec = spec or run_spec()
         self.previous = previous
         self.run = run
+        self.pipeline_uid = pipeline_uid
         self.status = PipelineRunStatus()
         self.children: dict[str, StageRun] = {}
         self.created: list[CreateStageRun] = []
         self.aborted: list[AbortStageRun] = []
         self.events: list[RecordEvent] = []
         self.now = START
+        self.creator: str | None = "creator"  # who created the run, as admission recorded it
+        self.unsealed: set[int] = set()  # decisions admission did not seal
 
     def reconcile(self) -> PipelinePlan:
         result = plan(
             run=self.run,
             spec=self.spec,
             pipeline=self.pipeline,
+            pipeline_uid=self.pipeline_uid,
             status=self.status,
             children=dict(self.children),
             previous=self.previous,
             now=self.now,
+            provenance=Provenance(
+                sealed=frozenset(i for i in range(len(self.spec.decisions)) if i not in self.unsealed),
+                creator=self.creator,
+            ),
         )
         for action in result.actions:
             if isinstance(action, CreateStageRun):
                 self.created.append(action)
                 meta = action.manifest["metadata"]
-                child = StageRun(name=meta["name"], namespace=meta["namespace"], phase=RunPhase.RUNNING)
+                uid = f"uid-{meta['namespace']}-{meta['name']}"
+                child = StageRun(meta["name"], meta["namespace"], phase=RunPhase.RUNNING, uid=uid, ours=True)
                 self.children.setdefault(child.key, child)
             elif isinstance(action, AbortStageRun):
                 self.aborted.append(action)

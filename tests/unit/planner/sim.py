@@ -26,6 +26,7 @@ from convoy.api.validation import InvalidSpec
 from convoy.api.workflow import WorkflowSpec
 from convoy.api.workflowrun import PhaseRecord, PipelineRunRef, RunPhase, StepRecord, WorkflowRunSpec, WorkflowRunStatus
 from convoy.planner.actions import (
+    BEFORE_INTENT,
     Action,
     ApplyManifests,
     DeleteDeployment,
@@ -43,8 +44,18 @@ from convoy.planner.actions import (
     SetRouteWeights,
 )
 from convoy.planner.cycle import RunIdentity
-from convoy.planner.observed import BarrierView, JobResult, Measurement, Observed, Outcome, Route, Workload
-from convoy.planner.run import Plan, plan
+from convoy.planner.observed import (
+    BarrierView,
+    JobResult,
+    Measurement,
+    Observed,
+    Outcome,
+    Provenance,
+    Refusal,
+    Route,
+    Workload,
+)
+from convoy.planner.run import Plan, awaits_confirmation, plan
 
 from .builders import DEPLOYMENT, NAMESPACE, OLD_IMAGE, RUN_NAME
 
@@ -136,6 +147,7 @@ class Cluster:
     routes: dict[str, dict[str, int]] = field(default_factory=dict)  # by "namespace/route": weight per Service
     route_headers: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     services: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # selectors Convoy set
+    refusals: dict[type[Action], Refusal] = field(default_factory=dict)  # what the API server refuses for good
 
     @classmethod
     def with_deployments(cls, *names: str, image: str = OLD_IMAGE) -> Cluster:
@@ -174,6 +186,13 @@ class Cluster:
 
     def _outcome(self, name: str) -> JobResult | None:
         return self.job_outcomes.get(name, self.job_default)
+
+    def perform_or_refuse(self, action: Action, measurements: dict[str, Measurement]) -> Refusal | None:
+        """As handlers/execute.py: a refusal comes back instead of the action taking effect."""
+        refusal = self.refusals.get(type(action))
+        if refusal is None:
+            self.perform(action, measurements)
+        return refusal
 
     def perform(self, action: Action, measurements: dict[str, Measurement]) -> None:
         match action:
@@ -275,6 +294,15 @@ class Sim:
     now: datetime = T0
     status: WorkflowRunStatus = field(default_factory=WorkflowRunStatus)
     plans: list[Plan] = field(default_factory=list)
+    creator: str | None = "creator"
+    """Who created the run, as admission recorded it (None: no sealed record)."""
+    unsealed: set[int] = field(default_factory=set)
+    """Indices of decisions admission did not seal (written while it was bypassed)."""
+
+    @property
+    def provenance(self) -> Provenance:
+        sealed = frozenset(i for i in range(len(self.decisions)) if i not in self.unsealed)
+        return Provenance(sealed=sealed, creator=self.creator)
 
     @property
     def spec(self) -> WorkflowRunSpec:
@@ -292,6 +320,7 @@ class Sim:
     def plan_once(self) -> Plan:
         """One plan from the stored status, without performing anything (as a pure call)."""
         observed = self.cluster.observe(queued_behind=self._queue(), in_pipeline=self.in_pipeline)
+        observed = replace(observed, provenance=self.provenance)
         return plan(
             run=RUN, spec=self.spec, workflow=self.workflow, status=self.status, observed=observed, now=self.now
         )
@@ -299,26 +328,61 @@ class Sim:
     def _queue(self) -> tuple[str, ...]:
         return () if self.status.started_at else self.queued_behind
 
-    def reconcile(self) -> Plan:
-        """As the handler's `_reconcile_once`: plan, perform what is new, plan again with the measurements taken."""
+    def reconcile(self, *, write_conflicts: bool = False, dies_after_write: bool = False) -> Plan:
+        """As the handler's `_reconcile_once`: plan; perform the reads and deliveries and plan again with what they
+        return; write the status (intent); then perform the changes, and plan again if the API refused one.
+        `write_conflicts`: the status write fails with a 409, so nothing after it happens. `dies_after_write`: the
+        operator is killed between the status write and the changes."""
         observed = self.cluster.observe(queued_behind=self._queue(), in_pipeline=self.in_pipeline)
+        observed = replace(observed, provenance=self.provenance)
         done: list[Action] = []
         measurements: dict[str, Measurement] = {}
+        refused: dict[str, Refusal] = {}
+        performed: set[str] = set()
         result: Plan | None = None
         for _ in range(MAX_PLANS):
             result = plan(
                 run=RUN, spec=self.spec, workflow=self.workflow, status=self.status, observed=observed, now=self.now
             )
-            for action in [a for a in result.actions if a not in done]:
-                self.cluster.perform(action, measurements)
-                done.append(action)
-            if len(measurements) == len(observed.measurements):
+            known = len(refused)
+            self._perform(result, done, measurements, refused, before_intent=True)
+            if len(refused) > known or len(measurements) > len(observed.measurements):
+                observed = replace(observed, measurements=dict(measurements), refused=dict(refused))
+                continue
+            if write_conflicts:
                 break
-            observed = replace(observed, measurements=dict(measurements))
+            self.status = WorkflowRunStatus.model_validate(result.status.to_wire())
+            if dies_after_write:
+                break
+            self._perform(result, done, measurements, refused, before_intent=False, performed=performed)
+            if len(refused) == known and not awaits_confirmation(result.status, performed):
+                break
+            observed = replace(observed, refused=dict(refused), confirmed=frozenset(performed))
         assert result is not None
-        self.status = WorkflowRunStatus.model_validate(result.status.to_wire())
         self.plans.append(result)
         return result
+
+    def _perform(
+        self,
+        result: Plan,
+        done: list[Action],
+        measurements: dict[str, Measurement],
+        refused: dict[str, Refusal],
+        *,
+        before_intent: bool,
+        performed: set[str] | None = None,
+    ) -> None:
+        for position, action in enumerate(result.actions):
+            if action in done or isinstance(action, BEFORE_INTENT) is not before_intent:
+                continue
+            refusal = self.cluster.perform_or_refuse(action, measurements)
+            origin = result.origin(position)
+            if refusal is not None and origin is not None:
+                refused[origin] = refusal
+                return
+            done.append(action)
+            if origin is not None and performed is not None:
+                performed.add(origin)
 
     def decide(
         self,

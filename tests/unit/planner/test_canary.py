@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -9,8 +10,9 @@ import pytest
 from convoy.api.decisions import DecisionAction
 from convoy.api.workflow import WorkflowSpec
 from convoy.api.workflowrun import RunPhase
-from convoy.planner.canary import canary_selector, split
-from convoy.planner.observed import Outcome
+from convoy.planner.actions import Action, SetAutoscalerBounds
+from convoy.planner.canary import added_per_phase, canary_selector, split, stable_bounds
+from convoy.planner.observed import Autoscaler, Measurement, Observed, Outcome
 
 from .builders import (
     DEPLOYMENT,
@@ -21,11 +23,12 @@ from .builders import (
     deploy,
     pause,
     phase,
+    rollback_step,
     strategy,
     verify_http,
     workflow,
 )
-from .sim import Cluster, Sim
+from .sim import Cluster, Sim, seconds
 
 
 @pytest.mark.parametrize(
@@ -164,3 +167,289 @@ def test_promote_full_skips_the_remaining_phases_and_promotes() -> None:
     assert pods(sim) == (10, None)
     assert sim.record("w30", "deploy").state.value == "Skipped"
     assert "PromotedFull" in sim.event_reasons()
+
+
+@pytest.mark.parametrize(
+    "trouble",
+    [
+        pytest.param({"write_conflicts": True}, id="status-write-conflicts"),
+        pytest.param({"dies_after_write": True}, id="killed-between-write-and-scale"),
+    ],
+)
+def test_a_first_cycle_that_is_planned_again_never_shrinks_the_stable_twice(trouble: dict[str, bool]) -> None:
+    # given a 2-replica Deployment and a canary at 50%
+    sim = canary_sim(workflow(canary_wire(50, 100)), replicas=2)
+    # when its first cycles are cut short, three times over
+    for _ in range(3):
+        sim.reconcile(**trouble)
+    status = sim.run()
+    # then the service keeps its 2 pods: 1 stable and 1 canary, never 0 stable
+    assert status.phase is RunPhase.PAUSED
+    assert status.canary is not None and status.canary.total == 2
+    assert pods(sim) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("replicas", "surge", "weights", "leftover", "expected"),
+    [
+        pytest.param(4, 0, (25, 100), (3, 1), ((3, 1), 4), id="aborted-3-plus-1-is-4"),
+        pytest.param(10, 2, (30, 100), (9, 3), ((9, 3), 10), id="surge-is-not-a-pod-of-the-service"),
+    ],
+)
+def test_a_run_after_an_aborted_canary_sizes_the_service_as_the_instances_running(
+    replicas: int, surge: int, weights: tuple[int, int], leftover: tuple[int, int], expected: tuple[Any, int]
+) -> None:
+    # given a canary aborted at its first weight, its partial state kept (as the reference does)
+    wire = canary_wire(*weights, canary={"maxSurge": surge})
+    first = canary_sim(workflow(wire), replicas=replicas)
+    first.run()
+    first.decide(DecisionAction.ABORT)
+    assert first.status.phase is RunPhase.ABORTED
+    assert pods(first) == leftover
+    # when the same workflow runs again on that cluster
+    again = Sim(workflow(wire), cluster=first.cluster)
+    status = again.run()
+    # then it sizes the service as the instances already running, and promotes to all of them
+    assert (pods(again), status.canary.total if status.canary else None) == expected
+    again.decide(DecisionAction.RESUME)
+    assert again.run().phase is RunPhase.SUCCEEDED
+    assert pods(again) == (expected[1], None)
+
+
+# Proportional rollback (issue 12, item 3) and the HPA carried through the phases (item 8).
+
+
+@pytest.mark.parametrize(
+    ("total", "weights", "added"),
+    [
+        pytest.param(8, (10, 30, 60, 100), [1, 2, 2, 3], id="reference-8-at-10-20-30-40"),
+        pytest.param(10, (10, 50, 100), [1, 4, 5], id="10-at-10-50-100"),
+        pytest.param(4, (50, 50, 100), [2, 0, 2], id="a-repeated-weight-adds-nothing"),
+        pytest.param(1, (10, 100), [1, 0], id="one-instance-goes-in-the-first-phase"),
+    ],
+)
+def test_instances_each_phase_added(total: int, weights: tuple[int, ...], added: list[int]) -> None:
+    assert added_per_phase(total, weights) == added
+    assert sum(added) == total
+
+
+@pytest.mark.parametrize(
+    ("bounds", "total", "stable", "expected"),
+    [
+        pytest.param((4, 8), 4, 2, (2, 4), id="half-of-4..8"),
+        pytest.param((2, 10), 10, 7, (1, 7), id="70-percent-of-2..10"),
+        pytest.param((2, 10), 15, 6, (1, 6), id="reference-rollback-6-of-15"),
+        pytest.param((4, 8), 4, 4, (4, 8), id="the-whole-service-has-the-bounds"),
+        pytest.param((3, 3), 3, 1, (1, 1), id="pinned-bounds-shrink-with-the-share"),
+        pytest.param((1, 5), 2, 0, (1, 1), id="no-stable-pod-still-a-valid-hpa"),
+    ],
+)
+def test_stable_bounds_follow_the_share_and_admit_the_stable(
+    bounds: tuple[int, int], total: int, stable: int, expected: tuple[int, int]
+) -> None:
+    low, high = stable_bounds(bounds, total, stable)
+    assert (low, high) == expected
+    assert 1 <= low <= high
+    if stable:
+        assert low <= stable <= high, "the HPA never scales the stable away from its share"
+
+
+def rollback_canary(*weights: int) -> WorkflowSpec:
+    """A canary that goes straight through; each phase's rollback holds a minute, so each step can be seen."""
+    wire = canary_wire(*weights, steps={w: [] for w in weights})
+    for p in wire["phases"]:
+        p["rollbackSteps"] = [rollback_step(), pause("hold", duration="1m")]
+    return workflow(wire)
+
+
+def promoted_then_scaled(replicas: int, scaled_to: int, *weights: int) -> Sim:
+    sim = canary_sim(rollback_canary(*weights), replicas=replicas)
+    assert sim.run().phase is RunPhase.SUCCEEDED
+    sim.cluster.deployment().replicas = scaled_to  # scaled since, by hand or by its HPA
+    return sim
+
+
+def steps_of_rollback(sim: Sim) -> list[tuple[str, int | None, tuple[int, int | None], str]]:
+    """Run the rollback one reconcile at a time; at each rollback phase's hold: its name, instances, the pods
+    (stable, canary) and the stable's image."""
+    seen: list[tuple[str, int | None, tuple[int, int | None], str]] = []
+    for _ in range(200):
+        sim.cycle()
+        for record in sim.status.rollback:
+            holding = record.steps[-1].state.value == "Waiting"
+            if holding and record.name not in [s[0] for s in seen]:
+                seen.append((record.name, record.instances, pods(sim), sim.cluster.deployment().image))
+        if sim.status.result is not None:
+            break
+    return seen
+
+
+def test_the_reference_rollback_undoes_6_4_4_and_the_rest_after_the_service_grew_to_15() -> None:
+    # given an 8-instance 10/20/30/40 canary that succeeded, and the service scaled to 15 since
+    sim = promoted_then_scaled(8, 15, 10, 30, 60, 100)
+    # when it is rolled back after the fact
+    sim.decide("Rollback")
+    seen = steps_of_rollback(sim)
+    # then phase 4 returns 6 instances, phase 3 4, phase 2 4 and phase 1 the rest, as the pods show at each step
+    assert seen == [
+        ("w100", 6, (6, 9), OLD_IMAGE),
+        ("w60", 4, (10, 5), OLD_IMAGE),
+        ("w30", 4, (14, 1), OLD_IMAGE),
+        ("w10", 1, (15, None), OLD_IMAGE),
+    ]
+    assert sim.status.phase is RunPhase.ROLLED_BACK
+    assert [(p.pods.stable, p.pods.canary) for p in sim.status.rollback if p.pods] == [
+        (6, 9),
+        (10, 5),
+        (14, 1),
+        (15, 0),
+    ]
+    assert sim.status.canary is not None and sim.status.canary.total == 8, "the deployment's own sizes stay"
+
+
+@pytest.mark.parametrize(
+    ("replicas", "scaled_to", "weights", "expected"),
+    [
+        pytest.param(8, 8, (10, 30, 60, 100), [3, 2, 2, 1], id="nothing-changed-each-phase-gives-back-its-own"),
+        pytest.param(8, 4, (10, 30, 60, 100), [2, 1, 1, 0], id="scaled-in-since"),
+        pytest.param(2, 5, (50, 100), [3, 2], id="two-phases"),
+    ],
+)
+def test_a_post_deployment_rollback_gives_each_phase_its_share_of_what_runs(
+    replicas: int, scaled_to: int, weights: tuple[int, ...], expected: list[int]
+) -> None:
+    sim = promoted_then_scaled(replicas, scaled_to, *weights)
+    sim.decide("Rollback")
+    status = sim.run()
+    assert status.phase is RunPhase.ROLLED_BACK
+    assert [p.instances for p in status.rollback] == expected
+    assert pods(sim) == (scaled_to, None) and sim.cluster.deployment().image == OLD_IMAGE
+
+
+def test_a_canary_failing_in_flight_gives_back_what_each_phase_added() -> None:
+    # given a 10-instance canary that fails its check at 60%
+    wire = canary_wire(10, 30, 60, 100, steps={10: [], 30: [], 60: [verify_http("check", count=1)]})
+    sim = canary_sim(workflow(wire))
+    sim.cluster.script_measurements(Outcome.FAILURE)
+    # when it rolls back, then each phase gives back the canary pods it added: 6 - 3, 3 - 1, 1
+    status = sim.run()
+    assert status.phase is RunPhase.ROLLED_BACK
+    assert [(p.name, p.instances) for p in status.rollback] == [("w60", 3), ("w30", 2), ("w10", 1)]
+    assert [(p.pods.stable, p.pods.canary) for p in status.rollback if p.pods] == [(7, 3), (9, 1), (10, 0)]
+    assert pods(sim) == (10, None) and sim.cluster.deployment().image == OLD_IMAGE
+
+
+def test_a_failure_after_the_promotion_began_turns_the_split_around() -> None:
+    # given a canary whose check after the promotion fails: all 4 pods run the new version in the stable
+    wire = canary_wire(50, 100, steps={50: [], 100: [verify_http("check", count=1)]})
+    sim = canary_sim(workflow(wire), replicas=4)
+    sim.cluster.script_measurements(Outcome.FAILURE)
+    # when it rolls back, then the promotion phase's 2 instances go back first, the first phase's 2 next
+    status = sim.run()
+    assert status.phase is RunPhase.ROLLED_BACK
+    assert [(p.name, p.instances) for p in status.rollback] == [("w100", 2), ("w50", 2)]
+    assert pods(sim) == (4, None) and sim.cluster.deployment().image == OLD_IMAGE
+
+
+class HpaCluster(Cluster):
+    """The simulated cluster with one HorizontalPodAutoscaler on the target, which (as one without metrics) keeps
+    the Deployment within its bounds on every tick."""
+
+    def __init__(self, low: int, high: int, replicas: int) -> None:
+        super().__init__(deployments=Cluster.with_deployments(DEPLOYMENT).deployments)
+        self.hpa = Autoscaler("web", low, high)
+        self.deployment().replicas = replicas
+        self.bound_calls: list[SetAutoscalerBounds] = []
+
+    def observe(self, *, queued_behind: tuple[str, ...], in_pipeline: bool) -> Observed:
+        seen = super().observe(queued_behind=queued_behind, in_pipeline=in_pipeline)
+        return replace(seen, autoscalers={f"{NAMESPACE}/{DEPLOYMENT}": (self.hpa,)})
+
+    def perform(self, action: Action, measurements: dict[str, Measurement]) -> None:
+        if isinstance(action, SetAutoscalerBounds):
+            self.bound_calls.append(action)
+            self.hpa = Autoscaler(action.name, action.min_replicas, action.max_replicas, action.original)
+            return
+        super().perform(action, measurements)
+
+    def tick(self) -> None:
+        super().tick()
+        d = self.deployment()
+        d.replicas = min(max(d.replicas, self.hpa.min_replicas), self.hpa.max_replicas)
+
+
+def test_an_hpa_follows_the_weight_and_gets_its_bounds_back_on_rollback() -> None:
+    # given an HPA with bounds 4..8 on a Deployment of 4, and a canary at 50%
+    cluster = HpaCluster(4, 8, replicas=4)
+    sim = Sim(workflow(canary_wire(50, 100)), cluster=cluster)
+    # when it holds at 50%, then the HPA is narrowed to the stable's share and does not fight the split
+    assert sim.run().phase is RunPhase.PAUSED
+    for _ in range(3):
+        sim.advance(seconds(15))
+    assert (cluster.hpa.min_replicas, cluster.hpa.max_replicas, cluster.hpa.original) == (2, 4, (4, 8))
+    assert pods(sim) == (2, 2)
+    assert sim.status.autoscaler is not None
+    assert (sim.status.autoscaler.min_replicas, sim.status.autoscaler.max_replicas) == (4, 8)
+    # when it is rolled back, then the stable runs all 4 again and the HPA has its own bounds back
+    sim.decide(DecisionAction.ROLLBACK)
+    assert sim.run().phase is RunPhase.ROLLED_BACK
+    assert (cluster.hpa.min_replicas, cluster.hpa.max_replicas, cluster.hpa.original) == (4, 8, None)
+    assert pods(sim) == (4, None)
+
+
+def test_the_total_follows_the_hpa_between_phases_and_promotion_restores_it() -> None:
+    # given an HPA 2..10 whose minimum says 4 while the Deployment asks for 2
+    cluster = HpaCluster(4, 10, replicas=2)
+    sim = Sim(workflow(canary_wire(25, 50, 100)), cluster=cluster)
+    # when the canary starts, then the service is the HPA's 4
+    sim.run()
+    assert sim.status.canary is not None and (sim.status.canary.total, pods(sim)) == (4, (3, 1))
+    # when the HPA scales the stable within its share (3 -> 5) before the next phase
+    cluster.deployment().replicas = 5
+    sim.decide(DecisionAction.RESUME)
+    assert sim.run().phase is RunPhase.PAUSED
+    # then the next weight divides what runs now, 6: 3 stable and 3 canary pods
+    assert sim.status.canary is not None and sim.status.canary.total == 6
+    assert pods(sim) == (3, 3)
+    # when it promotes, then all 6 pods are the stable's and the HPA has its own bounds back
+    sim.decide(DecisionAction.RESUME)
+    assert sim.run().phase is RunPhase.SUCCEEDED
+    assert pods(sim) == (6, None)
+    assert (cluster.hpa.min_replicas, cluster.hpa.max_replicas, cluster.hpa.original) == (4, 10, None)
+
+
+def test_a_run_after_an_aborted_one_gives_the_hpa_its_original_bounds_back() -> None:
+    # given a canary aborted at 50%, which left the HPA narrowed (the original bounds kept on it)
+    cluster = HpaCluster(4, 8, replicas=4)
+    first = Sim(workflow(canary_wire(50, 100)), cluster=cluster)
+    first.run()
+    first.decide(DecisionAction.ABORT)
+    narrowed = cluster.hpa
+    assert narrowed.original == (4, 8)
+    # when the workflow runs again and promotes
+    again = Sim(workflow(canary_wire(50, 100)), cluster=cluster)
+    again.run()
+    again.decide(DecisionAction.RESUME)
+    assert again.run().phase is RunPhase.SUCCEEDED
+    # then it recorded and gave back the bounds from before the first run, not the narrowed ones
+    assert again.status.autoscaler is not None
+    assert (again.status.autoscaler.min_replicas, again.status.autoscaler.max_replicas) == (4, 8)
+    assert (cluster.hpa.min_replicas, cluster.hpa.max_replicas, cluster.hpa.original) == (4, 8, None)
+
+
+def test_two_hpas_on_the_target_fail_the_deploy_step_and_say_why() -> None:
+    cluster = HpaCluster(4, 8, replicas=4)
+    sim = Sim(workflow(canary_wire(50, 100, failureStrategies=[strategy("Abort")])), cluster=cluster)
+    observe = cluster.observe
+
+    def two(*, queued_behind: tuple[str, ...], in_pipeline: bool) -> Observed:
+        seen = observe(queued_behind=queued_behind, in_pipeline=in_pipeline)
+        return replace(seen, autoscalers={f"{NAMESPACE}/{DEPLOYMENT}": (cluster.hpa, Autoscaler("web-2", 1, 3))})
+
+    cluster.observe = two  # type: ignore[method-assign]
+    status = sim.run()
+    assert status.phase is RunPhase.ABORTED
+    record = sim.record("w50", "deploy")
+    assert record.error is not None and record.error.value == "Invalid"
+    assert record.message is not None and "web, web-2 all scale Deployment" in record.message
+    assert cluster.bound_calls == [] and pods(sim) == (4, None)

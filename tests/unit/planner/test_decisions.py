@@ -1,6 +1,9 @@
-"""Decisions people append to a run (`spec.decisions`): applied once, in order, and only while the run runs."""
+"""Decisions people append to a run (`spec.decisions`): applied once, in order, only while the run runs, and only
+when sealed by admission; approvals follow their rules (approvers, self-approval, distinct approvers)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 
@@ -8,7 +11,7 @@ from convoy.api.decisions import Decision, DecisionAction
 from convoy.api.workflowrun import Awaiting, RunPhase, RunResult, StepState
 from convoy.planner.actions import RecordEvent, RestoreSnapshot, SetImage
 
-from .builders import NEW_IMAGE, OLD_IMAGE, approval, deploy, job, pause, phase, rolling, strategy
+from .builders import NEW_IMAGE, OLD_IMAGE, approval, deploy, job, pause, phase, rolling, strategy, workflow
 from .sim import FAILED, Rollout, Sim, actions_of, reasons, seconds
 
 
@@ -193,3 +196,202 @@ def test_a_decision_in_the_cycle_that_ends_the_run_is_the_last_one_applied() -> 
     assert sim.record("rollout", "pause").state is StepState.ABORTED
     assert reasons(decided) == ["Aborted", "PhaseFinished"]
     assert sim.status.decisions_seen == 2
+
+
+# Only sealed decisions count (the handler checks the seals; the sim marks which ones admission sealed).
+
+
+def waiting(*steps: dict[str, object]) -> Sim:
+    sim = Sim(rolling(*steps))
+    sim.run()
+    return sim
+
+
+@pytest.mark.parametrize(
+    ("action", "setup"),
+    [
+        pytest.param("Approve", lambda: waiting(approval("release")), id="approve"),
+        pytest.param("Abort", rolling_out, id="abort"),
+        pytest.param("Rollback", rolling_out, id="rollback"),
+        pytest.param("Resume", lambda: waiting(pause("hold")), id="resume"),
+    ],
+)
+def test_an_unsealed_decision_has_no_effect_and_the_run_says_why(action: str, setup: Callable[[], Sim]) -> None:
+    sim = setup()
+    before = sim.status.model_copy(deep=True)
+    sim.unsealed.add(len(sim.decisions))
+
+    ignored = sim.decide(action, by="alice")
+
+    message = f"decision 0 ({action} by alice) ignored: not sealed by Convoy's admission webhook"
+    (event,) = actions_of(ignored, RecordEvent)
+    assert (event.reason, event.message, event.warning) == ("DecisionIgnored", message, True)
+    assert sim.status.message == message
+    assert sim.status.phases == before.phases and sim.status.result is None
+    assert sim.status.decisions_seen == 1, "seen: a later seal cannot revive it"
+
+
+def test_an_unsealed_rollback_does_not_reopen_a_run_that_succeeded() -> None:
+    sim = Sim(rolling())
+    sim.run()
+    sim.unsealed.add(0)
+
+    after = sim.decide("Rollback", by="alice")
+
+    assert after.status.result is RunResult.SUCCEEDED and after.status.post_deployment_rollback is None
+    assert after.actions == ()
+
+
+def test_sealed_decisions_after_an_unsealed_one_still_apply() -> None:
+    sim = Sim(rolling(approval("release", ["alice"])))
+    sim.run()
+    sim.unsealed.add(0)
+    sim.decisions += [
+        Decision(action=DecisionAction.REJECT, by="mallory"),
+        Decision(action=DecisionAction.APPROVE, by="alice"),
+    ]
+
+    sim.reconcile()
+
+    assert sim.record("rollout", "release").state is StepState.SUCCEEDED
+    assert sim.record("rollout", "release").approved_by == ["alice"]
+
+
+# Approval rules, checked again by the planner whatever admission did.
+
+
+@pytest.mark.parametrize(
+    ("approval_body", "creator", "decisions", "state", "approved_by", "refusal"),
+    [
+        pytest.param({"approvers": ["alice"]}, "carol", [("Approve", "alice")], StepState.SUCCEEDED, ["alice"], None,
+                     id="approver"),
+        pytest.param({"approvers": ["alice"]}, "carol", [("Approve", "bob")], StepState.WAITING, [],
+                     "bob may not approve step release: the approvers are alice", id="not-an-approver"),
+        pytest.param({}, "alice", [("Approve", "alice")], StepState.WAITING, [],
+                     "alice may not approve step release: alice created the run and allowSelfApproval is false",
+                     id="self-approval"),
+        pytest.param({"allowSelfApproval": True}, "alice", [("Approve", "alice")], StepState.SUCCEEDED, ["alice"],
+                     None, id="self-approval-allowed"),
+        pytest.param({}, "alice", [("Reject", "alice")], StepState.FAILED, [], None, id="creator-may-reject"),
+        pytest.param({}, None, [("Approve", "alice")], StepState.WAITING, [],
+                     "alice may not approve step release: Convoy has no sealed record of who created the run "
+                     "(annotation convoy.dev/created-by), so self-approval cannot be ruled out "
+                     "(allowSelfApproval is false)", id="creator-unknown"),
+        pytest.param({"minApprovals": 2}, "carol", [("Approve", "alice")], StepState.WAITING, ["alice"], None,
+                     id="one-of-two"),
+        pytest.param({"minApprovals": 2}, "carol", [("Approve", "alice"), ("Approve", "alice")], StepState.WAITING,
+                     ["alice"], "alice has already approved step release: each approver counts once (2 needed)",
+                     id="same-approver-twice"),
+        pytest.param({"minApprovals": 2}, "carol", [("Approve", "alice"), ("Approve", "bob")], StepState.SUCCEEDED,
+                     ["alice", "bob"], None, id="two-of-two"),
+        pytest.param({"minApprovals": 2}, "carol", [("Approve", "alice"), ("Reject", "bob")], StepState.FAILED,
+                     ["alice"], None, id="one-rejection-is-enough"),
+    ],
+)  # fmt: skip
+def test_approval_rules(
+    approval_body: dict[str, object],
+    creator: str | None,
+    decisions: list[tuple[str, str]],
+    state: StepState,
+    approved_by: list[str],
+    refusal: str | None,
+) -> None:
+    wf = rolling(
+        {"name": "release", "approval": approval_body}, failure_strategies=[strategy("Abort", "ApprovalRejected")]
+    )
+    sim = Sim(wf, creator=creator)
+    sim.run()
+    sim.decisions += [Decision(action=DecisionAction(action), by=by) for action, by in decisions]
+
+    decided = sim.reconcile()
+
+    record = sim.record("rollout", "release")
+    assert (record.state, record.approved_by) == (state, approved_by)
+    refused = [a.message for a in actions_of(decided, RecordEvent) if a.reason == "ApprovalRefused"]
+    assert refused == ([refusal] if refusal else [])
+
+
+def test_partial_approvals_say_how_many_are_missing() -> None:
+    sim = waiting({"name": "release", "approval": {"minApprovals": 3}})
+    assert sim.record("rollout", "release").message == (
+        "waiting for approval by anyone allowed to patch the run (3 distinct approvers needed)"
+    )
+
+    recorded = sim.decide("Approve", by="alice")
+
+    assert sim.record("rollout", "release").message == "waiting for 2 more approval(s) (approved by alice)"
+    assert "ApprovalRecorded" in reasons(recorded)
+
+
+def test_ignoring_a_rejected_approval_needs_someone_who_could_approve_it() -> None:
+    manual = strategy("ManualIntervention", "ApprovalRejected", timeout="1h")
+    sim = Sim(rolling(approval("release", ["alice", "bob"], failureStrategies=[manual])))
+    sim.run()
+    sim.decide("Reject", by="alice")
+    assert sim.record("rollout", "release").awaiting is Awaiting.INTERVENTION
+
+    refused = sim.decide("Ignore", by="mallory")
+
+    (event,) = actions_of(refused, RecordEvent)
+    assert (event.reason, event.message) == (
+        "ApprovalRefused",
+        "mallory may not ignore the failure of step release: the approvers are alice, bob",
+    )
+    assert sim.record("rollout", "release").awaiting is Awaiting.INTERVENTION
+
+    sim.decide("Ignore", by="bob")
+    assert sim.record("rollout", "release").state is StepState.IGNORED
+
+
+# PromoteFull never skips an approval its decider could not approve.
+
+
+def canary_with_approval(approval_body: dict[str, object]) -> Sim:
+    phases = [
+        phase("w10", deploy(), pause("hold")),
+        phase("w50", deploy(), {"name": "release", "approval": approval_body}, pause("soak")),
+        phase("w100", deploy()),
+    ]
+    for p, weight in zip(phases, (10, 50, 100), strict=True):
+        p["weight"] = weight
+    wire = {
+        "type": "Canary",
+        "target": {"deployment": "web", "service": "web"},
+        "artifact": {"image": NEW_IMAGE},
+        "phases": phases,
+    }
+    return Sim(workflow(wire))
+
+
+@pytest.mark.parametrize(
+    ("approval_body", "by", "release", "result", "message"),
+    [
+        pytest.param({"approvers": ["alice"]}, "alice", StepState.SKIPPED, RunResult.SUCCEEDED,
+                     "promoted to full by alice: 4 steps skipped", id="approver-skips-it"),
+        pytest.param({"approvers": ["alice"]}, "bob", StepState.WAITING, None,
+                     "promoted to full by bob up to approval step release: 2 steps skipped; it waits for its approvers "
+                     "(bob may not promote past step release: the approvers are alice)", id="stops-at-it"),
+        pytest.param({"approvers": ["alice", "bob"], "minApprovals": 2}, "alice", StepState.WAITING, None,
+                     "promoted to full by alice up to approval step release: 2 steps skipped; it waits for its "
+                     "approvers (release needs 2 distinct approvers)", id="one-of-two-approvers"),
+        pytest.param({}, "creator", StepState.WAITING, None,
+                     "promoted to full by creator up to approval step release: 2 steps skipped; it waits for its "
+                     "approvers (creator may not promote past step release: creator created the run and "
+                     "allowSelfApproval is false)", id="self-approval"),
+    ],
+)  # fmt: skip
+def test_promote_full_skips_an_approval_only_for_its_approvers(
+    approval_body: dict[str, object], by: str, release: StepState, result: RunResult | None, message: str
+) -> None:
+    sim = canary_with_approval(approval_body)
+    assert sim.run().phase is RunPhase.PAUSED
+
+    promoted = sim.decide("PromoteFull", by=by)
+    sim.run()
+
+    assert [a.message for a in actions_of(promoted, RecordEvent) if a.reason == "PromotedFull"] == [message]
+    assert sim.record("w50", "release").state is release
+    assert sim.status.result is result
+    if result is None:
+        assert sim.status.phase is RunPhase.WAITING_FOR_APPROVAL
+        assert sim.record("w10", "hold").state is StepState.SKIPPED

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from convoy.api.pipeline import Filters, TriggerContext
-from convoy.planner.filters import matches, verdict
+from convoy.api.pipeline import Filters, Stage, TriggerContext
+from convoy.planner.filters import matches, skips, verdict
 
 MAIN_ONLY = {"branches": {"only": ["main"]}}
 USER_BRANCHES = {"branches": {"only": ["dev", "/user-.*/"]}}
@@ -83,3 +83,66 @@ def test_the_reason_names_the_ref_and_the_filter(
 )
 def test_matches(pattern: str, name: str, matched: bool) -> None:
     assert matches(pattern, name) is matched
+
+
+# A stage runs only after the stages it requires ran: skips propagate, transitively.
+
+CONFIG_TEST = {"tags": {"only": ["/^config-test.*/"]}}
+CONFIG_TEST_NO_BRANCHES = {"tags": {"only": ["/^config-test.*/"]}, "branches": {"ignore": ["/.*/"]}}
+NO_TAGS = "a tag-triggered run skips stages without a tags filter"
+RAN_FIRST = "a stage runs only after the stages it requires ran"
+
+
+def stage(name: str, requires: list[str] | None = None, filters: dict[str, Any] | None = None) -> Stage:
+    return Stage.model_validate(
+        {"name": name, "approval": {}, "requires": requires or [], **({"filters": filters} if filters else {})}
+    )
+
+
+# The reference's build-n-deploy pipelines: deploy requires test, which has no tags filter (the second example of
+# "Git Tag Job Execution"), and the one where every stage has a tags filter (the third).
+TEST_WITHOUT_TAGS = [
+    stage("build", [], CONFIG_TEST),
+    stage("test", ["build"]),
+    stage("deploy", ["test"], CONFIG_TEST_NO_BRANCHES),
+]
+ALL_TAGGED = [
+    stage("build", [], CONFIG_TEST),
+    stage("test", ["build"], CONFIG_TEST),
+    stage("deploy", ["test"], CONFIG_TEST_NO_BRANCHES),
+]
+# a <- b (main only) <- c, and d requiring a and c: a skipped stage in the middle of a chain and of a fan-in
+CHAIN = [stage("a"), stage("b", ["a"], {"branches": {"only": ["main"]}}), stage("c", ["b"]), stage("d", ["a", "c"])]
+
+
+@pytest.mark.parametrize(
+    ("stages", "trigger", "reused", "skipped"),
+    [
+        pytest.param(TEST_WITHOUT_TAGS, {"tag": "config-test-1"}, set(), {
+            "test": f"tag config-test-1: {NO_TAGS}",
+            "deploy": f"requires test, which was skipped (tag config-test-1: {NO_TAGS}); {RAN_FIRST}",
+        }, id="reference-tag-test-has-no-tags-filter"),
+        pytest.param(TEST_WITHOUT_TAGS, {"branch": "main"}, set(), {
+            "deploy": "branch main is ignored (/.*/)",
+        }, id="reference-branch-deploy-ignores-branches"),
+        pytest.param(ALL_TAGGED, {"tag": "config-test-1"}, set(), {}, id="reference-tag-every-stage-tagged"),
+        pytest.param(ALL_TAGGED, {"tag": "v1"}, set(), {
+            "build": "tag v1 is not among only: /^config-test.*/",
+            "test": "tag v1 is not among only: /^config-test.*/",
+            "deploy": "tag v1 is not among only: /^config-test.*/",
+        }, id="reference-tag-not-matched-own-reason-first"),
+        pytest.param(CHAIN, {"branch": "main"}, set(), {}, id="chain-main"),
+        pytest.param(CHAIN, {"branch": "dev"}, set(), {
+            "b": "branch dev is not among only: main",
+            "c": f"requires b, which was skipped (branch dev is not among only: main); {RAN_FIRST}",
+            "d": f"requires c, which was skipped because b was (branch dev is not among only: main); {RAN_FIRST}",
+        }, id="chain-transitive-names-the-root"),
+        pytest.param(CHAIN, {"branch": "dev"}, {"b"}, {}, id="a-reused-stage-is-not-skipped"),
+        pytest.param(CHAIN, {"branch": "dev"}, {"c"}, {
+            "b": "branch dev is not among only: main",
+        }, id="a-reused-stage-stops-the-skip"),
+    ],
+)  # fmt: skip
+def test_skips(stages: list[Stage], trigger: dict[str, Any], reused: set[str], skipped: dict[str, str]) -> None:
+    graph = {s.name: list(s.requires) for s in stages}
+    assert skips(stages, graph, TriggerContext.model_validate(trigger), reused=reused) == skipped

@@ -3,11 +3,12 @@ failures, aborts, reruns from failed, and the status it derives."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from convoy.api.pipeline import PipelinePhase, PipelineRunStatus, StageState
+from convoy.api.pipeline import PipelinePhase, PipelineRunStatus, StageRecord, StageState
 from convoy.api.validation import InvalidSpec
 from convoy.api.workflowrun import RunResult
 from convoy.planner.cycle import RunIdentity
@@ -16,6 +17,7 @@ from convoy.planner.timeutil import stamp
 
 from .pipeline_sim import (
     NAMESPACE,
+    PIPELINE_UID,
     START,
     Obj,
     PipelineSim,
@@ -214,6 +216,56 @@ def test_a_deleted_stage_run_fails_its_stage() -> None:
     assert sim.status.phase is PipelinePhase.FAILED
 
 
+NOT_OURS = "WorkflowRun shop/rel-1-a exists and was not created by this PipelineRun; delete it or rename the stage"
+
+
+@pytest.mark.parametrize(
+    ("child", "state", "message"),
+    [
+        pytest.param(dict(ours=True), R, "workflowrun Running", id="own-run-is-adopted"),
+        pytest.param(dict(ours=False), F, NOT_OURS, id="attack-pre-created-run-is-not-adopted"),
+        pytest.param(
+            dict(ours=False, result=RunResult.SUCCEEDED, outputs={"image": "evil:1"}),
+            F,
+            NOT_OURS,
+            id="attack-pre-created-succeeded-run-lends-no-outputs",
+        ),
+    ],
+)
+def test_a_stage_run_is_adopted_only_if_convoy_created_it_for_this_pipeline_run(
+    child: dict[str, Any], state: StageState, message: str
+) -> None:
+    """Someone created `<pipelinerun>-<stage>` first: the create finds it, and the next cycle reads it."""
+    sim = PipelineSim(
+        pipeline(workflow_stage("a"), workflow_stage("b", run={"variables": {"i": "${stages.a.outputs.image}"}}))
+    )
+    sim.reconcile()
+    key = f"{NAMESPACE}/rel-1-a"
+    sim.children[key] = replace(sim.children[key], uid="uid-someone", **child)
+    sim.reconcile()
+    assert sim.states()["a"] is state
+    assert sim.record("a").message == message
+    assert sim.record("a").outputs == {}
+    assert sim.record("a").uid == ("uid-someone" if state is R else None)
+    assert sim.started() == ["a"] and sim.aborted == []
+    if state is F:
+        assert sim.status.phase is PipelinePhase.FAILED
+        assert sim.status.message == f"stage a failed: {NOT_OURS}"
+        assert ("StageFailed", f"stage a: {NOT_OURS}") in [(e.reason, e.message) for e in sim.events]
+
+
+def test_the_uid_of_the_stage_run_is_recorded_and_a_replacement_is_refused() -> None:
+    """Convoy's run was deleted and another one, sealed like it (the annotation copied), put under its name."""
+    sim = PipelineSim(pipeline(workflow_stage("a")))
+    sim.reconcile()
+    sim.reconcile()
+    assert sim.record("a").uid == f"uid-{NAMESPACE}-rel-1-a"
+    key = f"{NAMESPACE}/rel-1-a"
+    sim.children[key] = replace(sim.children[key], uid="uid-replacement", result=RunResult.SUCCEEDED)
+    sim.reconcile()
+    assert (sim.states(), sim.record("a").message) == ({"a": F}, NOT_OURS)
+
+
 def test_planning_is_pure() -> None:
     sim = PipelineSim(pipeline(workflow_stage("a"), workflow_stage("b", parallel=True)))
     before = sim.status.model_copy(deep=True)
@@ -277,7 +329,7 @@ def test_a_refused_approver_is_named_in_an_event() -> None:
     sim.decide("Approve", by="mallory")
     sim.reconcile()
     refused = [e for e in sim.events if e.reason == "ApprovalRefused"]
-    assert refused[0].message == "mallory is not an approver of stage hold (approvers: alice, group:release)"
+    assert refused[0].message == "mallory may not approve stage hold: the approvers are alice, group:release"
 
 
 def test_a_rejection_records_who_and_why_and_runs_nothing_after() -> None:
@@ -317,9 +369,7 @@ def test_approval_timeout_takes_the_timeout_action(action: str, state: StageStat
         pytest.param({"tag": "nightly"}, {"build": SK, "deploy": SK, "docs": SK}, [], id="tag-not-matched"),
     ],
 )
-def test_filters_skip_stages_and_skipped_stages_satisfy_requires(
-    trigger: Obj, states: dict[str, StageState], started: list[str]
-) -> None:
+def test_filters_skip_stages(trigger: Obj, states: dict[str, StageState], started: list[str]) -> None:
     stages = [
         workflow_stage("build", filters={"tags": {"only": ["/^v.*/"]}}),
         workflow_stage("deploy", requires=["build"], filters={"branches": {"only": ["main"]}}),
@@ -433,14 +483,21 @@ def test_a_finished_pipeline_run_is_left_alone() -> None:
 # Rerun from failed
 
 
-def previous_run(states: dict[str, StageState], **outputs: dict[str, str]) -> PipelineRunStatus:
-    from convoy.api.pipeline import StageRecord
-
+def previous_run(
+    states: dict[str, StageState], variables: dict[str, str] | None = None, **outputs: dict[str, str]
+) -> PipelineRunStatus:
     records = [
         StageRecord(name=n, state=s, workflow_run=f"rel-0-{n}", namespace=NAMESPACE, outputs=outputs.get(n, {}))
         for n, s in states.items()
     ]
-    return PipelineRunStatus(pipeline="release", stages=records, started_at=stamp(START), finished_at=stamp(START))
+    return PipelineRunStatus(
+        pipeline="release",
+        pipeline_uid=PIPELINE_UID,
+        variables=variables or {},
+        stages=records,
+        started_at=stamp(START),
+        finished_at=stamp(START),
+    )
 
 
 @pytest.mark.parametrize(
@@ -506,6 +563,97 @@ def test_a_rerun_of_something_that_cannot_be_rerun_fails(previous: PipelineRunSt
     assert sim.created == [] and sim.reasons() == ["InvalidSpec"]
 
 
+@pytest.mark.parametrize(
+    ("spec", "previous", "pipeline_uid", "message"),
+    [
+        pytest.param(
+            run_spec(rerunOf={"name": "rel-0", "namespace": "prod"}),
+            previous_run({"a": S}),
+            PIPELINE_UID,
+            "spec.rerunOf.namespace: a PipelineRun reruns only a PipelineRun of its own namespace (shop), not one in "
+            "prod",
+            id="attack-rerun-across-namespaces",
+        ),
+        pytest.param(
+            run_spec(rerunOf={"name": "rel-0"}),
+            previous_run({"a": S}),
+            "uid-release-recreated",
+            "spec.rerunOf: PipelineRun rel-0 ran another Pipeline named release (uid uid-release, this one is "
+            "uid-release-recreated): start a new run instead",
+            id="attack-rerun-of-another-pipeline-with-the-same-name",
+        ),
+        pytest.param(
+            run_spec(rerunOf={"name": "rel-0"}),
+            previous_run({"a": S}).model_copy(update={"pipeline_uid": None}),
+            PIPELINE_UID,
+            "spec.rerunOf: PipelineRun rel-0 ran another Pipeline named release (uid not recorded, this one is "
+            "uid-release): start a new run instead",
+            id="rerun-of-a-run-that-recorded-no-pipeline-uid",
+        ),
+    ],
+)
+def test_a_rerun_needs_the_same_namespace_and_pipeline(
+    spec: Any, previous: PipelineRunStatus, pipeline_uid: str, message: str
+) -> None:
+    sim = PipelineSim(pipeline(workflow_stage("a")), spec, previous, pipeline_uid=pipeline_uid)
+    sim.reconcile()
+    assert (sim.status.phase, sim.status.message) == (PipelinePhase.FAILED, message)
+    assert sim.created == [] and sim.reasons() == ["InvalidSpec"]
+    assert all(r.state is not RU for r in sim.status.stages)
+
+
+def gated() -> list[Obj]:
+    return [
+        workflow_stage("build"),
+        approval_stage("hold", ["alice"]),
+        workflow_stage("deploy", run={"variables": {"version": "${pipeline.variables.version}"}}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("variables", "states", "events"),
+    [
+        pytest.param({"version": "2.0"}, {"build": RU, "hold": RU, "deploy": R}, [], id="same-variables-reuse-the-approval"),
+        pytest.param(
+            {"version": "6.6.6"},
+            {"build": RU, "hold": W, "deploy": P},
+            [("ApprovalNotReused", "stage hold must be approved again: spec.variables differ from pipelinerun rel-0's (version)")],
+            id="attack-other-variables-never-reuse-the-approval",
+        ),
+        pytest.param(
+            {"version": "2.0", "note": "x"},
+            {"build": RU, "hold": W, "deploy": P},
+            [("ApprovalNotReused", "stage hold must be approved again: spec.variables differ from pipelinerun rel-0's (note)")],
+            id="a-defaulted-variable-counts-too",
+        ),
+    ],
+)  # fmt: skip
+def test_a_rerun_reuses_an_approval_only_for_the_same_variables(
+    variables: dict[str, str], states: dict[str, StageState], events: list[tuple[str, str]]
+) -> None:
+    previous = previous_run({"build": S, "hold": S, "deploy": F}, variables={"version": "2.0", "note": ""})
+    declared = [{"name": "version", "required": True}, {"name": "note", "default": ""}]
+    spec = run_spec(rerunOf={"name": "rel-0"}, variables=variables)
+    sim = PipelineSim(pipeline(*gated(), variables=declared), spec, previous)
+    sim.reconcile()
+    assert sim.states() == states
+    assert [(e.reason, e.message) for e in sim.events if e.reason == "ApprovalNotReused"] == events
+    assert sim.status.variables == {"note": "", **variables}
+
+
+def test_the_run_keeps_the_variables_it_started_with() -> None:
+    """An approval is given for the values the run started with: editing the spec later changes nothing."""
+    spec = run_spec(variables={"version": "2.0"})
+    sim = PipelineSim(pipeline(*gated(), variables=[{"name": "version", "required": True}]), spec)
+    sim.reconcile()
+    sim.run_all("build")
+    sim.spec = run_spec(variables={"version": "6.6.6"})
+    sim.decide("Approve", "hold")
+    sim.reconcile()
+    assert sim.created[-1].manifest["spec"]["variables"] == {"version": "2.0"}
+    assert sim.status.pipeline_uid == PIPELINE_UID
+
+
 # Invalid
 
 
@@ -536,3 +684,79 @@ def test_the_pipeline_is_kept_in_the_status_when_the_run_starts() -> None:
     sim.run_all("a")
     assert sim.started() == ["a", "b"]
     assert sim.status.pipeline == "release"
+
+
+# A stage runs only after the stages it requires ran (CircleCI): a skip propagates, and is decided at the start
+
+
+def fan_out_fan_in_without(test: str, filters: Obj) -> list[Obj]:
+    """The fan-out/fan-in pipeline, with `filters` on one of the tests."""
+    return [{**s, "filters": filters} if s["name"] == test else s for s in fan_out_fan_in()]
+
+
+@pytest.mark.parametrize(
+    ("stages", "trigger", "waves", "states"),
+    [
+        pytest.param(
+            [workflow_stage("a"), workflow_stage("b", filters={"branches": {"only": ["main"]}}), workflow_stage("c")],
+            {"branch": "dev"}, [["a"]], {"a": S, "b": SK, "c": SK},
+            id="after-a-skipped-stage-nothing-starts-beside-what-it-required",
+        ),
+        pytest.param(
+            [
+                workflow_stage("build", filters={"tags": {"only": ["/^config-test.*/"]}}),
+                workflow_stage("test", requires=["build"]),
+                workflow_stage("deploy", requires=["test"], filters={"tags": {"only": ["/^config-test.*/"]}, "branches": {"ignore": ["/.*/"]}}),
+            ],
+            {"tag": "config-test-1"}, [["build"]], {"build": S, "test": SK, "deploy": SK},
+            id="reference-tag-push-deploy-requires-an-untagged-test",
+        ),
+        pytest.param(
+            [
+                workflow_stage("build", filters={"tags": {"only": ["/^config-test.*/"]}}),
+                workflow_stage("test", requires=["build"], filters={"tags": {"only": ["/^config-test.*/"]}}),
+                workflow_stage("deploy", requires=["test"], filters={"tags": {"only": ["/^config-test.*/"]}, "branches": {"ignore": ["/.*/"]}}),
+            ],
+            {"tag": "config-test-1"}, [["build"], ["test"], ["deploy"]], {"build": S, "test": S, "deploy": S},
+            id="reference-tag-push-every-stage-tagged",
+        ),
+        pytest.param(
+            fan_out_fan_in_without("test-4", {"branches": {"ignore": ["dev"]}}),
+            {"branch": "dev"}, [["build"], ["test-1", "test-2", "test-3"]],
+            {"build": S, "test-1": S, "test-2": S, "test-3": S, "test-4": SK, "deploy": SK},
+            id="fan-in-with-one-skipped-test",
+        ),
+    ],
+)  # fmt: skip
+def test_a_stage_that_requires_a_skipped_stage_is_skipped(
+    stages: list[Obj], trigger: Obj, waves: list[list[str]], states: dict[str, StageState]
+) -> None:
+    sim = PipelineSim(pipeline(*stages), run_spec(trigger=trigger))
+    sim.reconcile()
+    for i, wave in enumerate(waves):
+        assert sorted(sim.started()[-len(wave) :]) == sorted(wave), f"wave {i}"
+        assert len(sim.started()) == sum(len(w) for w in waves[: i + 1]), f"wave {i}"
+        sim.run_all(*wave)
+    assert sim.states() == states
+    assert sim.status.phase is PipelinePhase.SUCCEEDED
+
+
+def test_a_propagated_skip_names_the_stage_it_required_and_the_root_cause() -> None:
+    stages = [
+        workflow_stage("build", filters={"tags": {"only": ["/^config-test.*/"]}}),
+        workflow_stage("test", requires=["build"]),
+        workflow_stage("deploy", requires=["test"], filters={"tags": {"only": ["/^config-test.*/"]}}),
+        workflow_stage("announce", requires=["deploy"], filters={"tags": {"only": ["/.*/"]}}),
+    ]
+    sim = PipelineSim(pipeline(*stages), run_spec(trigger={"tag": "config-test-1"}))
+    sim.reconcile()
+    no_tags = "tag config-test-1: a tag-triggered run skips stages without a tags filter"
+    assert sim.record("test").message == f"skipped: {no_tags}"
+    assert sim.record("deploy").message == (
+        f"skipped: requires test, which was skipped ({no_tags}); a stage runs only after the stages it requires ran"
+    )
+    assert sim.record("announce").message == (
+        f"skipped: requires deploy, which was skipped because test was ({no_tags}); "
+        "a stage runs only after the stages it requires ran"
+    )
+    assert sim.reasons().count("StageSkipped") == 3

@@ -13,7 +13,7 @@ from convoy.api.history import Revision
 from convoy.api.rollback import RollbackPhase, RollbackSpec, RollbackStatus
 from convoy.api.validation import InvalidSpec
 from convoy.api.workflow import WorkflowSpec
-from convoy.api.workflowrun import PhaseRecord, RunResult
+from convoy.api.workflowrun import CanaryPods, PhaseRecord, RunResult
 from convoy.planner.history import RunView, merge
 from convoy.planner.rollbacks import (
     Refusal,
@@ -256,9 +256,14 @@ def test_the_most_recent_deployment_by_its_run() -> None:
     assert isinstance(target, Target) and (target.run, target.post_deployment) == ("web-2", True)
 
 
-def test_the_decision_names_the_rollback_and_its_reason() -> None:
-    made = decision("web-back", RollbackSpec(workflow_ref=ObjectRef(name="web"), reason="INC-2041"))
-    assert made.to_wire() == {"action": "Rollback", "reason": "Rollback web-back: INC-2041", "groups": []}
+def test_the_decision_names_the_rollback_its_reason_and_who_asked() -> None:
+    made = decision("web-back", RollbackSpec(workflow_ref=ObjectRef(name="web"), reason="INC-2041"), "oncall-olga")
+    assert made.to_wire() == {
+        "action": "Rollback",
+        "reason": "Rollback web-back: INC-2041",
+        "groups": [],
+        "requestedBy": "oncall-olga",
+    }
 
 
 NOW = datetime(2025, 3, 1, 13, 0, tzinfo=T0.tzinfo)
@@ -365,3 +370,38 @@ def test_each_change_of_phase_makes_one_event() -> None:
     assert [(e.reason, e.message, e.warning) for e in events("web-back", RollbackStatus(), no)] == [
         ("Refused", "no", True)
     ]
+
+
+@pytest.mark.parametrize(
+    "instances",
+    [
+        pytest.param(
+            [
+                ("canary-100", 6, (6, 9)),
+                ("canary-60", 4, (10, 5)),
+                ("canary-30", 4, (14, 1)),
+                ("canary-10", 1, (15, 0)),
+            ],
+            id="reference-6-4-4-and-the-rest",
+        ),
+        pytest.param([("rollout", None, None)], id="a-rolling-phase-has-no-sizes"),
+    ],
+)
+def test_the_per_phase_instances_of_a_canary_rollback_are_mirrored(
+    instances: list[tuple[str, int | None, tuple[int, int] | None]],
+) -> None:
+    the_run = run("web-2", "2.0", finished=2, result=None, rolled_back_after=5)
+    the_run.status.rolling_back = True
+    the_run.status.rollback = [
+        PhaseRecord(
+            name=name,
+            instances=count,
+            pods=CanaryPods(total=15, stable=after[0], canary=after[1]) if after else None,
+        )
+        for name, count, after in instances
+    ]
+    status = progress(running(), the_run, 1, NOW)
+    mirrored = [(p.name, p.instances, (p.pods.stable, p.pods.canary) if p.pods else None) for p in status.phases]
+    assert mirrored == instances
+    the_run.status.rollback[0].instances = 99
+    assert status.phases[0].instances != 99, "a copy, not the run's own records"

@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from convoy.api.common import ContextRef
 from convoy.api.pipeline import Stage
-from convoy.api.workflowrun import WorkflowRunSpec, WorkflowRunStatus
+from convoy.api.validation import InvalidSpec, parse_spec
+from convoy.api.workflowrun import RunPhase, WorkflowRunSpec, WorkflowRunStatus
 from convoy.planner.actions import EnsureJob, SetImage
 from convoy.planner.cycle import RunIdentity
 from convoy.planner.observed import Observed, Workload
@@ -68,3 +71,93 @@ def test_a_stage_passes_its_context_to_the_run_it_creates() -> None:
     )  # fmt: skip
     assert body["spec"]["context"] == {"configMap": "settings"}
     assert WorkflowRunSpec.model_validate(body["spec"]).context == ContextRef(config_map="settings")
+
+
+SERVICE_VARIABLES = [{"name": "service", "required": True}, {"name": "region", "default": "eu"}]
+
+
+def templated(**target: str) -> dict[str, Any]:
+    """A Rolling workflow whose target uses variables: one Workflow for many services."""
+    return {**rolling_wire(), "variables": SERVICE_VARIABLES, "target": target}
+
+
+def plan_with(wire: dict[str, Any], variables: dict[str, str], *workloads: Workload) -> Any:
+    return plan(
+        run=RunIdentity("web-1", NAMESPACE),
+        spec=WorkflowRunSpec.model_validate({"workflowRef": {"name": "web"}, "variables": variables}),
+        workflow=workflow(wire), status=WorkflowRunStatus(),
+        observed=Observed(workloads={f"{w.namespace}/{w.name}": w for w in workloads}), now=NOW,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("target", "variables", "namespace", "deployment"),
+    [
+        pytest.param({"deployment": "${workflow.variables.service}"}, {"service": "cart"}, NAMESPACE, "cart", id="name"),
+        pytest.param(
+            {"deployment": "${workflow.variables.service}-${workflow.variables.region}", "service": "${workflow.variables.service}"},
+            {"service": "cart"}, NAMESPACE, "cart-eu", id="name-with-a-default-variable",
+        ),
+        pytest.param(
+            {"deployment": "${workflow.variables.service}", "namespace": "${workflow.variables.region}"},
+            {"service": "pay", "region": "us"}, "us", "pay", id="name-and-namespace",
+        ),
+        pytest.param({"deployment": "web-${run.name}"}, {"service": "x"}, NAMESPACE, "web-web-1", id="run-reference"),
+    ],
+)  # fmt: skip
+def test_a_target_deployment_and_service_use_variables(
+    target: dict[str, str], variables: dict[str, str], namespace: str, deployment: str
+) -> None:
+    result = plan_with(templated(**target), variables, Workload(namespace, deployment, image=OLD_IMAGE))
+
+    assert [(a.namespace, a.deployment) for a in result.actions if isinstance(a, SetImage)] == [(namespace, deployment)]
+    assert result.status.targets == [f"{namespace}/{deployment}"]
+    rendered = result.status.workflow_spec["target"]
+    assert "${" not in str(rendered), "the run records the names it deploys, rendered once"
+
+
+@pytest.mark.parametrize(
+    ("target", "variables", "path", "message"),
+    [
+        pytest.param(
+            {"deployment": "${workflow.variables.service}"}, {"service": "Cart_Service"}, "spec.target.deployment",
+            "'Cart_Service' is not a Kubernetes object name", id="rendered-deployment-not-a-name",
+        ),
+        pytest.param(
+            {"deployment": "web", "service": "${workflow.variables.service}."}, {"service": "cart"},
+            "spec.target.service", "'cart.' is not a Kubernetes object name", id="rendered-service-not-a-name",
+        ),
+        pytest.param(
+            {"deployment": "${workflow.variables.service}"}, {}, "spec.variables", "service", id="variable-not-given",
+        ),
+    ],
+)  # fmt: skip
+def test_a_target_that_renders_to_no_name_fails_the_run_naming_the_field(
+    target: dict[str, str], variables: dict[str, str], path: str, message: str
+) -> None:
+    result = plan_with(templated(**target), variables)
+
+    assert result.status.phase is RunPhase.FAILED
+    assert path in (result.status.message or "") and message in (result.status.message or "")
+    assert not [a for a in result.actions if isinstance(a, SetImage)]
+
+
+@pytest.mark.parametrize(
+    ("wire", "path", "message"),
+    [
+        pytest.param(templated(deployment="Web"), "spec.target.deployment", "'Web' is not", id="plain-name-checked"),
+        pytest.param(templated(deployment="web", service="a_b"), "spec.target.service", "'a_b' is not", id="service"),
+        pytest.param(
+            templated(deployment="${workflow.variables.nope}"), "spec.target.deployment", "not declared", id="undeclared"
+        ),
+        pytest.param(
+            {**templated(deployment="${workflow.variables.service}"), "triggers": [{"source": "PodTemplate"}]},
+            "spec.triggers[0]", "cannot use variables", id="trigger-on-a-templated-target",
+        ),
+    ],
+)  # fmt: skip
+def test_a_target_name_is_checked_when_the_workflow_is_admitted(wire: dict[str, Any], path: str, message: str) -> None:
+    with pytest.raises(InvalidSpec) as raised:
+        parse_spec("Workflow", wire)
+
+    assert any(e.path == path and message in e.message for e in raised.value.errors), raised.value.errors

@@ -10,6 +10,7 @@ from convoy.api.common import ConditionStatus
 from convoy.api.validation import FieldError, InvalidSpec
 from convoy.api.workflowrun import RunPhase, RunResult
 from convoy.planner.actions import EnsureJob, RecordEvent, SetImage
+from convoy.planner.observed import JobResult
 
 from .builders import NEW_IMAGE, job, notify, pod_template, rolling, rolling_wire, step, workflow
 from .sim import T0, Sim, actions_of, reasons
@@ -44,12 +45,13 @@ def test_start_renders_run_and_artifact_references_in_steps() -> None:
     template["spec"]["containers"][0]["args"] = ["--target", "http://${run.name}.${run.namespace}.svc"]
     wf = workflow(
         rolling_wire(
-            step("migrate", "job", {"template": template, "outputs": {"image": "${artifact.image}"}}),
+            step("migrate", "job", {"template": template, "outputs": [{"name": "image"}]}),
             image="registry.example/web:${workflow.variables.version}",
             variables=[VERSION],
         )
     )
     sim = Sim(wf, variables={"version": "3.0"})
+    sim.cluster.job_default = JobResult(succeeded=True, termination_messages=("image=registry.example/web:3.0",))
 
     sim.run()
 

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from convoy.api.steps import ErrorKind
+from convoy.api.steps import ErrorKind, JobStep, VerifyStep
 from convoy.api.workflowrun import Awaiting, RunPhase, RunResult, StepState
 from convoy.planner.actions import EnsureJob, MarkBarrier, Measure, Notify, RecordEvent
 from convoy.planner.observed import BarrierView, JobResult, Outcome
+from convoy.planner.steps import produced_outputs, verify_timeout
 
 from .builders import (
     Obj,
@@ -216,8 +217,9 @@ def test_waiting_for_approval_sends_the_notification_once() -> None:
 # Job
 
 
-def test_job_success_publishes_its_outputs() -> None:
-    sim = at_step(job(outputs={"digest": "sha256:abc", "by": "${run.name}"}, backoff_limit=2))
+def test_job_outputs_wait_for_the_job_and_come_from_its_termination_message() -> None:
+    sim = at_step(job(outputs=[{"name": "digest"}, {"name": "by"}], backoff_limit=2))
+    sim.cluster.job_default = JobResult(succeeded=True, termination_messages=('{"digest": "sha256:abc", "by": "ci"}',))
 
     running = sim.reconcile()
 
@@ -233,8 +235,116 @@ def test_job_success_publishes_its_outputs() -> None:
     sim.advance(seconds(5))
     sim.reconcile()
 
+    record = sim.record("rollout", "migrate")
+    assert record.state is StepState.SUCCEEDED
+    assert record.message == "job web-1-rollout-deploy-migrate-1 succeeded, produced digest, by"
+    assert sim.status.outputs == {"digest": "sha256:abc", "by": "ci"}
+
+
+@pytest.mark.parametrize(
+    ("messages", "outputs"),
+    [
+        pytest.param(('{"image": "registry.example/web:4f2c"}',), {"image": "registry.example/web:4f2c"}, id="json"),
+        pytest.param(
+            ('{"image": "r/web:1", "size": 12, "signed": true}',),
+            {"image": "r/web:1", "size": "12", "signed": "true"},
+            id="json-numbers-and-booleans-as-json-writes-them",
+        ),
+        pytest.param(
+            ("image=r/web:1\ndigest=sha256:ab=cd\n",),
+            {"image": "r/web:1", "digest": "sha256:ab=cd"},
+            id="key-value-lines-split-at-the-first-equals",
+        ),
+        pytest.param(
+            ("# written by the builder\n\n  image=r/web:1  \n",), {"image": "r/web:1"}, id="comments-blank-lines"
+        ),
+        pytest.param(("image=r/web:1", "", '{"image": "r/web:2"}'), {"image": "r/web:2"}, id="later-container-wins"),
+        pytest.param(("",), {}, id="empty"),
+    ],
+)
+def test_produced_outputs_reads_json_or_key_value_lines(messages: tuple[str, ...], outputs: dict[str, str]) -> None:
+    assert produced_outputs(messages) == outputs
+
+
+@pytest.mark.parametrize(
+    ("messages", "message"),
+    [
+        pytest.param(
+            ("digest=sha256:ab",),
+            "job web-1-rollout-deploy-migrate-1 succeeded without producing output image: its container writes "
+            "outputs to /dev/termination-log, as a JSON object or KEY=VALUE lines",
+            id="declared-output-missing",
+        ),
+        pytest.param(
+            (),
+            "job web-1-rollout-deploy-migrate-1 succeeded without producing output image: its container writes "
+            "outputs to /dev/termination-log, as a JSON object or KEY=VALUE lines",
+            id="no-message-at-all",
+        ),
+        pytest.param(
+            None,
+            "job web-1-rollout-deploy-migrate-1 succeeded, but its pod is gone: its outputs are lost",
+            id="pod-gone",
+        ),
+        pytest.param(
+            ('{"image": ',),
+            "job web-1-rollout-deploy-migrate-1 succeeded, but its termination message is not valid JSON "
+            "(Expecting value at character 9)",
+            id="broken-json",
+        ),
+        pytest.param(
+            ('["r/web:1"]',),
+            "job web-1-rollout-deploy-migrate-1 succeeded, but its termination message is not a JSON object",
+            id="json-not-an-object",
+        ),
+        pytest.param(
+            ('{"image": {"repo": "r/web"}}',),
+            "job web-1-rollout-deploy-migrate-1 succeeded, but its termination message gives output 'image' a "
+            "dict, not a string",
+            id="json-nested-value",
+        ),
+        pytest.param(
+            ("built r/web:1",),
+            "job web-1-rollout-deploy-migrate-1 succeeded, but its termination message line 1 is not KEY=VALUE "
+            "(nor is the message a JSON object)",
+            id="free-text",
+        ),
+    ],
+)
+def test_a_job_that_does_not_produce_its_outputs_fails(messages: tuple[str, ...] | None, message: str) -> None:
+    sim = at_step(job(outputs=[{"name": "image"}]), failure_strategies=[strategy("Abort")])
+    sim.cluster.job_default = JobResult(succeeded=True, termination_messages=messages)
+
+    sim.run()
+
+    record = sim.record("rollout", "migrate")
+    assert (record.state, record.error, record.message) == (StepState.FAILED, ErrorKind.JOB_FAILED, message)
+    assert sim.status.outputs == {}
+    assert sim.status.result is RunResult.ABORTED
+
+
+def test_a_job_without_declared_outputs_ignores_its_termination_message() -> None:
+    sim = at_step(job())
+    sim.cluster.job_default = JobResult(succeeded=True, termination_messages=("not outputs at all",))
+
+    sim.run()
+
     assert sim.record("rollout", "migrate").state is StepState.SUCCEEDED
-    assert sim.status.outputs == {"digest": "sha256:abc", "by": "web-1"}
+    assert sim.status.outputs == {}
+
+
+@pytest.mark.parametrize(
+    "outputs",
+    [
+        pytest.param({"image": "registry.example/web:${workflow.variables.version}"}, id="old-map-form"),
+        pytest.param([{"name": "image", "description": "The pushed image."}], id="list"),
+    ],
+)
+def test_outputs_are_declared_by_name(outputs: Any) -> None:
+    """A workflow recorded with the old map of templated values stays readable: its keys are what the Job must write."""
+    spec = JobStep.model_validate({"template": {}, "outputs": outputs})
+
+    assert [output.name for output in spec.outputs] == ["image"]
 
 
 def test_job_failure_is_a_job_failed_error_with_the_jobs_message() -> None:
@@ -387,6 +497,45 @@ def test_a_measurement_is_counted_in_the_reconcile_that_took_it() -> None:
     assert sim.cluster.measured == [measure]
     assert sim.record("rollout", "smoke").state is StepState.SUCCEEDED
     assert sim.record("rollout", "smoke").message == "1/1 passed, 0 failed (limit 0): ok"
+
+
+@pytest.mark.parametrize(
+    ("check", "timeout"),
+    [
+        pytest.param({"count": 1, "failureLimit": 0, "interval": "10s"}, "30m", id="short-check-30m"),
+        pytest.param({"count": 60, "failureLimit": 2, "interval": "1m"}, "7440s", id="long-check-twice-its-time"),
+        pytest.param({"count": 90, "failureLimit": 0, "interval": "10s"}, "30m", id="exactly-30m"),
+    ],
+)
+def test_verify_timeout_default(check: Obj, timeout: str) -> None:
+    spec = VerifyStep.model_validate({"http": {"url": "http://web.shop.svc/healthz"}, **check})
+
+    assert verify_timeout(spec) == timeout
+
+
+@pytest.mark.parametrize(
+    ("extra", "limit"),
+    [
+        pytest.param({}, seconds(1800), id="default-30m"),
+        pytest.param({"timeout": "2m"}, seconds(120), id="step-timeout-wins"),
+    ],
+)
+def test_a_verification_that_stays_inconclusive_times_out(extra: Obj, limit: timedelta) -> None:
+    sim = at_step(verify_prometheus(count=2, inconclusive_is="Retry", **extra), failure_strategies=[strategy("Abort")])
+    start = sim.now
+    sim.cluster.script_measurements(Outcome.SUCCESS, *[Outcome.INCONCLUSIVE] * 400)
+
+    sim.run(max_cycles=400)
+
+    record = sim.record("rollout", "metrics")
+    assert (record.state, record.error) == (StepState.FAILED, ErrorKind.TIMEOUT)
+    assert record.message == (
+        f"step 'metrics' did not finish within {extra.get('timeout', '30m')}: 1/2 passed, 0 failed, "
+        f"{record.inconclusive} inconclusive"
+    )
+    assert record.inconclusive == limit // seconds(10)  # one every 10s after the first success, the last at the end
+    assert sim.now - start == limit
+    assert sim.status.result is RunResult.ABORTED
 
 
 def test_verify_job_success_and_failure() -> None:
