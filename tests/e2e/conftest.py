@@ -94,6 +94,7 @@ def namespace(api_client: client.ApiClient, request: pytest.FixtureRequest) -> I
             timeout=30,
             message=f"the default ServiceAccount of namespace {name} was not created",
         )
+        onboard_tenant(api_client, name)
         yield name
     finally:
         try:
@@ -113,4 +114,4 @@ def _exists(read: Callable[[], object]) -> bool:
     return True
 
 
-from harness import convoy, crds, operator_kubeconfig, pytest_runtest_makereport, runs  # noqa: E402,F401  (fixtures and report hook)
+from harness import convoy, crds, onboard_tenant, operator_kubeconfig, pytest_runtest_makereport, runs  # noqa: E402,F401  (fixtures and report hook)

@@ -83,6 +83,7 @@ class Operator:
             sys.executable, "-m", "convoy.main",
             "--webhook-port", str(self.webhook_port),
             "--webhook-certs", str(self.workdir / "certs"),
+            "--seal-key-file", str(self.workdir.parent / "seal.key"),  # one key for every replica of the session
             "--metrics-port", str(self.metrics_port),
             "--liveness", f"http://127.0.0.1:{self.liveness_port}/healthz",
             *self.flags,
@@ -309,3 +310,21 @@ def decide_as(
         runs.kubeconfig, "--as", user, "-n", runs.namespace, "patch", kind, name, "--type=json", "-p", patch,
         check=False,
     )  # fmt: skip
+
+
+RUNNER = "convoy-runner"
+
+
+def onboard_tenant(api_client: client.ApiClient, namespace: str, account: str = RUNNER) -> None:
+    """What a platform team does for each namespace that uses Convoy (docs/security.md): the ServiceAccount the
+    operator acts as there, bound to the chart's `convoy-runner` ClusterRole."""
+    core, rbac = client.CoreV1Api(api_client), client.RbacAuthorizationV1Api(api_client)
+    core.create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=account))
+    )
+    binding = client.V1RoleBinding(
+        metadata=client.V1ObjectMeta(name=account),
+        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=RUNNER),
+        subjects=[client.RbacV1Subject(kind="ServiceAccount", name=account, namespace=namespace)],
+    )
+    rbac.create_namespaced_role_binding(namespace, binding)
