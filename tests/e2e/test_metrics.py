@@ -52,7 +52,7 @@ def canary_with_approval() -> dict[str, object]:
         "target": {"deployment": "web", "service": "web"},
         "artifact": {"image": "registry.example/web:2.0"},
         "phases": [
-            {"name": "half", "weight": 50, "steps": [{"name": "set-weight", "deploy": {}}, {"name": "go", "approval": {}}]},
+            {"name": "half", "weight": 50, "steps": [{"name": "set-weight", "deploy": {}}, {"name": "go", "approval": {"allowSelfApproval": True}}]},
             {"name": "full", "weight": 100, "steps": [{"name": "set-weight", "deploy": {}}]},
         ],
     }  # fmt: skip

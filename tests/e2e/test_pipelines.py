@@ -22,11 +22,16 @@ def resource(kind: str, name: str, spec: dict[str, Any], namespace: str | None =
     return yaml.safe_dump({"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, "metadata": metadata, "spec": spec})
 
 
-def job(name: str, *, seconds: str = "1s", exit_code: str | None = None, **extra: Any) -> dict[str, Any]:
-    """A job step whose pod takes `seconds` (a template, so a variable may say) and fails with `exit_code`."""
+def job(
+    name: str, *, seconds: str = "1s", exit_code: str | None = None, writes: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A job step whose pod takes `seconds` (a template, so a variable may say), fails with `exit_code`, and
+    writes `writes` to its termination message."""
     annotations = {"convoy.dev/fake-duration": seconds}
     if exit_code is not None:
         annotations["convoy.dev/fake-exit-code"] = exit_code
+    if writes is not None:
+        annotations["convoy.dev/fake-termination-message"] = writes
     template = {
         "metadata": {"annotations": annotations},
         "spec": {"containers": [{"name": "main", "image": "registry.example/tools:1"}]},
@@ -36,7 +41,7 @@ def job(name: str, *, seconds: str = "1s", exit_code: str | None = None, **extra
 
 def build_workflow() -> dict[str, Any]:
     """A Build workflow: one job that takes `seconds`, fails when `fail` is true, and publishes an image."""
-    outputs = {"image": "registry.example/app:${run.name}"}
+    outputs = [{"name": "image"}]
     return {
         "type": "Build",
         "variables": [{"name": "seconds", "default": "2s"}, {"name": "fail", "default": "false"}],
@@ -45,7 +50,12 @@ def build_workflow() -> dict[str, Any]:
                 "name": "work",
                 "steps": [
                     job("fail", exit_code="3", when="${workflow.variables.fail} == true"),
-                    job("run", seconds="${workflow.variables.seconds}", job={"outputs": outputs}),
+                    job(
+                        "run",
+                        seconds="${workflow.variables.seconds}",
+                        writes="image=registry.example/app:${run.name}",
+                        job={"outputs": outputs},
+                    ),
                 ],
             }
         ],
@@ -84,6 +94,14 @@ def stage_runs(runs: Runs, pipeline_run_name: str) -> dict[str, dict[str, Any]]:
     return {item["metadata"]["labels"]["convoy.dev/stage"]: item for item in found["items"]}
 
 
+def mark(run: dict[str, Any]) -> str:
+    """The state of a run's regions-deployed barrier mark; Convoy seals each ("<state>/<seal>")."""
+    value = str(run["metadata"]["annotations"]["barrier.convoy.dev/regions-deployed"])
+    state, _, seal = value.partition("/")
+    assert len(seal) == 40, value
+    return state
+
+
 @pytest.fixture
 def work(runs: Runs) -> str:
     """Given the Build workflow 'work'."""
@@ -119,10 +137,43 @@ def regions(api_client: client.ApiClient, runs: Runs) -> Iterator[tuple[str, str
                 "-",
                 stdin=deployment_manifest("web", "registry.example/web:1.0", replicas=2),
             )
+            allow_runs_from(runs, name)
         yield names
     finally:
         for name in names:
             core.delete_namespace(name, propagation_policy="Background")
+
+
+def allow_runs_from(runs: Runs, region: str) -> None:
+    """What the region's owners do to let the pipeline of `runs.namespace` deploy there (docs/security.md): grant
+    its Pipelines the stage runs and its Workflows the Deployment, bind its ServiceAccount to convoy-runner; and
+    the pipeline's namespace lets the region's stage runs use its Workflows."""
+    home = runs.namespace
+    docs = [
+        {
+            "apiVersion": "convoy.dev/v1alpha1",
+            "kind": "Grant",
+            "metadata": {"name": f"from-{home}"[:63].rstrip("-"), "namespace": region},
+            "spec": {
+                "from": [{"kind": k, "namespace": home} for k in ("Pipeline", "Workflow", "WorkflowRun")],
+                "to": [{"kind": "WorkflowRun"}, {"kind": "Deployment"}],
+            },
+        },
+        {
+            "apiVersion": "convoy.dev/v1alpha1",
+            "kind": "Grant",
+            "metadata": {"name": f"to-{region}"[:63].rstrip("-"), "namespace": home},
+            "spec": {"from": [{"kind": "WorkflowRun", "namespace": region}], "to": [{"kind": "Workflow"}]},
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": f"convoy-runner-{home}"[:63].rstrip("-"), "namespace": region},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "convoy-runner"},
+            "subjects": [{"kind": "ServiceAccount", "name": "convoy-runner", "namespace": home}],
+        },
+    ]
+    kubectl(runs.kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
 
 
 def regional_workflow() -> dict[str, Any]:
@@ -217,10 +268,12 @@ def test_multi_region_runs_cross_the_barrier_together(
     done = {name: run_in(runs, body) for name, body in stage_runs(runs, "release-2").items()}
     for name in ("region1", "region2"):
         assert done[name]["status"]["phase"] == "Succeeded"
-        assert done[name]["metadata"]["annotations"]["barrier.convoy.dev/regions-deployed"] == "crossed"
+        assert mark(done[name]) == "crossed"
     assert barrier_step(done["region1"]["status"])["finishedAt"] >= barrier_step(done["region2"]["status"])["startedAt"]
     assert [image_in(api_client, ns) for ns in regions] == ["registry.example/web:2.0"] * 2
     assert stage_record(status, "region2")["namespace"] == regions[1]
+    # and the PipelineRun recorded each stage's run by uid: its barriers' participants
+    assert {n: stage_record(status, n)["uid"] for n in done} == {n: r["metadata"]["uid"] for n, r in done.items()}
 
 
 def test_a_region_that_fails_rolls_back_every_region(
@@ -248,8 +301,7 @@ def test_a_region_that_fails_rolls_back_every_region(
     assert "region2" in region1["status"]["failure"]["message"]
     assert barrier_step(region1["status"])["error"] == "BarrierFailed"
     # and the annotations tell the story: region2 never reached the barrier, region1 could not cross it
-    assert region2["metadata"]["annotations"]["barrier.convoy.dev/regions-deployed"] == "failed"
-    assert region1["metadata"]["annotations"]["barrier.convoy.dev/regions-deployed"] == "failed"
+    assert (mark(region2), mark(region1)) == ("failed", "failed")
     # and every region runs v1 again
     for namespace in regions:
         wait_for(runs_image(api_client, namespace, "registry.example/web:1.0"), 60, message=f"{namespace} not restored")

@@ -225,7 +225,7 @@ def test_errors_rising_in_phase_two_fail_verification_and_roll_the_canary_back(
 async def test_one_measurement_against_the_real_server(
     errors: Exporter, prometheus: Prometheus, query: str, outcome: Outcome, message: str
 ) -> None:
-    result = await measure(PrometheusCheck.model_validate(check(prometheus, query)))
+    result = await measure(PrometheusCheck.model_validate(check(prometheus, query)), "default")
     assert result.outcome is outcome
     assert message in result.message
 
@@ -261,3 +261,58 @@ def test_a_query_without_samples_counts_as_inconclusive_is_says(
     # then the empty result counted as inconclusiveIs says
     assert status["phase"] == phase
     assert "the query returned no sample" in step_record(status, "errors")["message"]
+
+
+# Two series: the error ratio as two pods report it, pod "a" at the exporter's ratio and pod "b" at ten times it.
+TWO_SERIES = (
+    'label_replace(checkout_error_ratio, "pod", "a", "", "")'
+    ' or label_replace(checkout_error_ratio * 10, "pod", "b", "", "")'
+)
+
+
+@pytest.mark.parametrize(
+    ("condition", "outcome", "message"),
+    [
+        pytest.param(
+            "result < 0.05", Outcome.FAILURE, '1 of 2 series fail result < 0.05: {job="checkout", pod="b"} 0.1',
+            id="one-series-fails",
+        ),
+        pytest.param(
+            "result < 0.5", Outcome.SUCCESS, 'all 2 series pass result < 0.5 (highest {job="checkout", pod="b"} 0.1)',
+            id="every-series-passes",
+        ),
+    ],
+)  # fmt: skip
+async def test_every_series_of_a_two_series_query_is_judged(
+    errors: Exporter, prometheus: Prometheus, condition: str, outcome: Outcome, message: str
+) -> None:
+    spec = check(prometheus, TWO_SERIES, successCondition=condition)
+
+    result = await measure(PrometheusCheck.model_validate(spec), "default")
+
+    assert (result.outcome, result.message.replace('instance="' + f"127.0.0.1:{errors.port}" + '", ', "")) == (
+        outcome,
+        message,
+    )
+
+
+def test_a_run_fails_verification_when_one_of_two_series_fails(
+    convoy: Operator, runs: Runs, checkout: None, errors: Exporter, prometheus: Prometheus
+) -> None:
+    # given a verification whose query returns two series, the first passing and the second not
+    spec = {
+        "type": "Rolling",
+        "target": {"deployment": "checkout"},
+        "artifact": {"image": "registry.example/checkout:2.0"},
+        "phases": [{"name": "rollout", "steps": [{"name": "deploy", "deploy": {}}, {"name": "errors", "verify": {"prometheus": check(prometheus, TWO_SERIES)}}]}],
+    }  # fmt: skip
+    runs.apply(workflow("checkout", spec))
+    # when a run verifies with it
+    runs.apply(run("checkout-2", "checkout"))
+    status = runs.wait_phase("checkout-2", "Succeeded", "RolledBack", "Failed", "Aborted", timeout=90)
+    # then the failing series fails the verification, and the message names it by its labels
+    assert status["phase"] == "RolledBack"
+    assert status["failure"]["error"] == "VerificationFailed"
+    assert '1 of 2 series fail result < 0.05: {instance="127.0.0.1:' in status["failure"]["message"]
+    assert 'pod="b"} 0.1' in status["failure"]["message"]
+    wait_for(lambda: available(runs, "checkout", "registry.example/checkout:1.0"), 60, message="not rolled back")

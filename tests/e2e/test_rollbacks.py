@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from harness import Operator, Runs, deployment_manifest
+from harness import Operator, Runs, deployment_manifest, kubectl
 from test_bluegreen import blue_green, selector, service
 from test_canary import canary_spec, paused_in, ready_pods, web10
 from test_workflowruns import available, rolling, run, workflow
@@ -220,3 +220,36 @@ def test_blue_green_rollback_after_the_old_color_was_scaled_down_brings_it_back(
     assert selector(runs, "web") == BLUE
     assert available(runs, "web-blue", image("2.0"))
     wait_for(lambda: runs.deployment("web-green").spec.replicas == 0, 30, message="green was not scaled down")
+
+
+def test_a_rollback_records_the_user_who_asked_for_it(convoy: Operator, runs: Runs, web09: None) -> None:
+    # given two successful deployments, and oncall-olga holding only the chart's rollback role in the namespace
+    runs.apply(workflow("web", rolling()))
+    deployed(runs, "web-v1", "1.0")
+    deployed(runs, "web-v2", "2.0")
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "oncall"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "convoy-e2e-rollback"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "oncall-olga"}],
+    }
+    runs.apply(yaml.safe_dump(binding))
+    # when she creates a Rollback of the workflow
+    created = kubectl(
+        runs.kubeconfig, "--as", "oncall-olga", "-n", runs.namespace, "create", "-f", "-",
+        stdin=rollback("web-back", workflow_name="web"), check=False,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    status = runs.wait_phase("web-back", *FINAL, plural="rollbacks", timeout=90)
+    assert status["phase"] == "Succeeded", status.get("message")
+    # then the run and the Workflow's history say she asked, not the operator
+    rolled_back = runs.get("workflowruns", "web-v2")
+    assert rolled_back["status"]["postDeploymentRollback"]["requestedBy"] == "oncall-olga"
+    wait_for(lambda: history(runs, 2)[1].get("rolledBack"), 30, 0.3, "web-v2 was not marked rolled back")
+    assert history(runs, 2)[1]["rolledBack"]["requestedBy"] == "oncall-olga"
+    decision = rolled_back["spec"]["decisions"][-1]
+    assert (decision["requestedBy"], decision["by"]) == (
+        "oncall-olga",
+        "system:serviceaccount:convoy-e2e-system:convoy-e2e",
+    )

@@ -313,7 +313,10 @@ def test_build_output_is_consumed_by_a_following_run(convoy: Operator, runs: Run
     build = {
         "type": "Build",
         "phases": [{"name": "build", "steps": [
-            {**passing_job("compile"), "job": {**passing_job("compile")["job"], "outputs": {"image": "registry.example/web:${run.name}"}}},
+            {"name": "compile", "job": {"outputs": [{"name": "image"}], "template": {
+                "metadata": {"annotations": {"convoy.dev/fake-termination-message": "image=registry.example/web:${run.name}"}},
+                "spec": {"containers": [{"name": "compile", "image": "registry.example/smoke:1"}]},
+            }}},
         ]}],
     }  # fmt: skip
     runs.apply(workflow("build", build))
