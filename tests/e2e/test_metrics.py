@@ -100,4 +100,5 @@ def test_the_documented_series_are_served_with_the_values_of_a_run(
     assert grew("convoy_phase_duration_seconds_count", type="Canary", part="deploy", state="Succeeded") >= 2
     assert grew("convoy_reconcile_seconds_count", kind="workflowruns") >= 3
     assert grew("convoy_api_calls_total", verb="patch", resource="deployments", code="ok") >= 1
+    assert grew("convoy_cache_reads_total", source="cache") >= 1  # the watch, not the API server, was read
     assert value(after, "convoy_queued_runs", {}) == 0

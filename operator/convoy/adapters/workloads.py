@@ -94,13 +94,15 @@ async def set_image(owner: Owner, action: SetImage) -> None:
         return  # the planner sees it missing and fails the step with a message
     await _ensure_snapshot(owner, action.namespace, action.snapshot, deployment)
     current = to_workload(deployment, action.container)
-    if current.image == action.image and current.applied == action.key:
+    if (current.image, current.applied) == (action.image, action.key) and action.replicas in (None, current.replicas):
         return
     target = _container(deployment["spec"]["template"], action.container)
     if target is None:
         return
     patch = _marks(owner, action.key)
     patch["spec"] = {"template": {"spec": {"containers": [{"name": target["name"], "image": action.image}]}}}
+    if action.replicas is not None:
+        patch["spec"]["replicas"] = action.replicas
     changed = copy.deepcopy(deployment["spec"]["template"])
     next(c for c in changed["spec"]["containers"] if c["name"] == target["name"])["image"] = action.image
     patch["metadata"]["annotations"][TEMPLATE_HASH] = template_hash(changed)

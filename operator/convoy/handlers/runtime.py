@@ -3,10 +3,15 @@ index of WorkflowRuns by target, and the index of stage runs by PipelineRun. Cre
 
 from __future__ import annotations
 
+from convoy.handlers.cache import DeploymentCache
 from convoy.handlers.index import RunIndex
 from convoy.handlers.scheduler import Scheduler
 from convoy.handlers.siblings import SiblingIndex
 
 SCHEDULER = Scheduler()
+OWN_WRITES: dict[tuple[str, str], str] = {}
+"""The resourceVersion of each run's last status write by this process, by (namespace, name): the watch event that
+brings it back is the operator's own write, and needs no reconcile."""
 INDEX = RunIndex()
 SIBLINGS = SiblingIndex()
+DEPLOYMENTS = DeploymentCache()

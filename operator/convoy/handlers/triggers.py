@@ -22,7 +22,7 @@ from convoy.api.validation import InvalidSpec, parse_spec
 from convoy.api.workflow import WorkflowSpec, WorkflowType
 from convoy.handlers import config
 from convoy.handlers.execute import refusal_of
-from convoy.handlers.runtime import INDEX, SCHEDULER
+from convoy.handlers.runtime import DEPLOYMENTS, INDEX, SCHEDULER
 from convoy.handlers.scheduler import Key
 from convoy.planner.actions import SetPaused
 from convoy.planner.cycle import object_name
@@ -58,7 +58,8 @@ async def workflow_event(type: str, body: kopf.Body, **_: Any) -> None:
 
 
 @kopf.on.event("apps", "v1", "deployments", id="triggers-deployments")
-async def deployment_event(body: kopf.Body, **_: Any) -> None:
+async def deployment_event(type: str, body: kopf.Body, **_: Any) -> None:
+    DEPLOYMENTS.observe(dict(body), deleted=type == "DELETED")  # first: the reconciles it wakes read it
     target = (body["metadata"]["namespace"], body["metadata"]["name"])
     if WATCHED.get(target):
         SCHEDULER.trigger(("triggers", *target))

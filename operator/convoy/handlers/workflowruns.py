@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from convoy.adapters import autoscalers, grants, jobs, resources, services, stage_runs, workloads
+from convoy.adapters import autoscalers, grants, jobs, resources, services, stage_runs
 from convoy.adapters.kube import Tenant
 from convoy.adapters.owner import Owner
 from convoy.adapters.routes import ROUTER
@@ -24,6 +24,7 @@ from convoy.handlers import admission, config, definitions, metrics
 from convoy.handlers.barriers import observe_barriers
 from convoy.handlers.execute import perform_or_refuse
 from convoy.handlers.index import RunIndex
+from convoy.handlers.runtime import DEPLOYMENTS, OWN_WRITES
 from convoy.planner.actions import BEFORE_INTENT, Action, PointService, SetRouteWeights
 from convoy.planner.bluegreen import color_names
 from convoy.planner.canary import canary_name
@@ -102,7 +103,7 @@ async def observe(
     found: dict[str, Workload] = {}
     for target in _observed_deployments(rendered, identity.namespace, wanted):
         namespace, name = target.split("/", 1)
-        workload = await workloads.observe(namespace, name, container)
+        workload = await DEPLOYMENTS.workload(namespace, name, container)
         if workload is not None:
             found[target] = workload
     routes: dict[str, Route] = {}
@@ -110,7 +111,7 @@ async def observe(
     for target in wanted:
         namespace, name = target.split("/", 1)
         for companion in _companions(rendered.type, name):
-            workload = await workloads.observe(namespace, companion, container)
+            workload = await DEPLOYMENTS.workload(namespace, companion, container)
             if workload is not None:
                 found[f"{namespace}/{workload.name}"] = workload
     # Services and routes live beside the workload they front: the target's namespace, which the planner writes.
@@ -139,7 +140,7 @@ async def observe(
         autoscalers=scalers,
         services=service_selectors,
         workloads=found,
-        jobs=await jobs.observe(identity.namespace, identity.name),
+        jobs=await jobs.observe(identity.namespace, identity.name) if runs_jobs(rendered) else {},
         queued_behind=queued_behind,
         others_in_flight=tuple(sorted(others)),
         in_pipeline=spec.pipeline_run_ref is not None,
@@ -200,6 +201,12 @@ async def granted(
     return InvalidSpec(errors) if errors else workflow
 
 
+def runs_jobs(workflow: WorkflowSpec) -> bool:
+    """Whether any step of the workflow, deploy or rollback, runs a Job (else there are none to list)."""
+    steps = (step for phase in workflow.phases for step in (*phase.steps, *(phase.rollback_steps or ())))
+    return any(step.job is not None or (step.verify is not None and step.verify.job is not None) for step in steps)
+
+
 def _observed_deployments(workflow: WorkflowSpec, namespace: str, wanted: list[str]) -> list[str]:
     manifests = (workflow.target.manifests or []) if workflow.target else []
     extra = [
@@ -234,6 +241,8 @@ async def _reconcile_once(body: dict[str, Any], index: RunIndex) -> datetime | N
     workflow: WorkflowSpec | InvalidSpec
     if isinstance(spec_or_error, InvalidSpec):
         spec, workflow = WorkflowRunSpec(), spec_or_error
+    elif status.workflow_spec is not None:  # started: the rendered workflow is frozen in the status
+        spec, workflow = spec_or_error, WorkflowSpec.model_validate(status.workflow_spec)
     else:
         spec = spec_or_error
         workflow = await resolve_workflow(identity.namespace, spec)
@@ -302,8 +311,9 @@ class _Performer:
         for position, action in enumerate(result.actions):
             if action in self.done or isinstance(action, BEFORE_INTENT) is not before_intent:
                 continue
-            refusal = await perform_or_refuse(self.owner, self.tenant, action, self.measurements)
             origin = result.origin(position)
+            satisfied = DEPLOYMENTS.satisfied(action)  # as the watch last showed it: no call needed
+            refusal = None if satisfied else await perform_or_refuse(self.owner, self.tenant, action, self.measurements)
             if refusal is not None and origin is not None:
                 self.refused[origin] = refusal
                 return  # what the step asked for next may depend on what was refused: plan again first
@@ -318,6 +328,7 @@ async def _record(body: dict[str, Any], result: Plan, previous: WorkflowRunStatu
     if wire == body.get("status"):
         return body
     updated = await resources.replace_status(PLURAL, body, wire)
+    OWN_WRITES[(updated["metadata"]["namespace"], updated["metadata"]["name"])] = updated["metadata"]["resourceVersion"]
     index.observe(updated)
     metrics.observe_write(previous, result.status)
     return updated

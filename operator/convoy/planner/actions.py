@@ -13,7 +13,9 @@ from convoy.api.steps import HttpCheck, PrometheusCheck
 @dataclass(frozen=True)
 class SetImage:
     """Put `image` into the Deployment's container, after saving its pod template as snapshot `snapshot` (once:
-    an existing snapshot is never overwritten). Marks the Deployment with `applied` = key."""
+    an existing snapshot is never overwritten). Marks the Deployment with `applied` = key. With `replicas`, the
+    same patch sets them: a promotion that changed the template and the count in two patches would have the
+    Deployment controller spread the new count over both ReplicaSets, starting pods of the old version."""
 
     namespace: str
     deployment: str
@@ -21,6 +23,7 @@ class SetImage:
     image: str
     snapshot: str
     key: str
+    replicas: int | None = None
 
 
 @dataclass(frozen=True)

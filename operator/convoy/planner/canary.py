@@ -359,9 +359,9 @@ def _promote(c: Cycle, pos: Position, namespace: str, deployment: str, stable: W
     artifact = c.workflow.artifact
     assert artifact is not None
     c.status.canary = CanaryPods(total=total, stable=total, canary=c.status.canary.canary if c.status.canary else 0)
-    c.act(SetImage(namespace, deployment, artifact.container, artifact.image, snapshot_name(c, pos), key))
+    image, snapshot = artifact.image, snapshot_name(c, pos)
+    c.act(SetImage(namespace, deployment, artifact.container, image, snapshot, key, replicas=total))  # one patch
     _bound(c, namespace, deployment, total, total)
-    c.act(ScaleDeployment(namespace, deployment, total))
     if c.workflow.triggers:
         c.act(SetPaused(namespace, deployment, False))
     if not (stable.applied == key and stable.replicas == total and stable.rolled_out):

@@ -260,9 +260,12 @@ class Cluster:
         if d is None:
             return
         self.snapshots.setdefault(action.snapshot, d.image)
-        if d.image == action.image and d.applied == action.key:
+        if d.image == action.image and d.applied == action.key and action.replicas in (None, d.replicas):
             return
         self.changes.append(action)
+        if action.replicas is not None and d.replicas != action.replicas:  # in the same patch as the template
+            d.replicas, d.generation = action.replicas, d.generation + 1
+            d.rollout, self.changed = self.rollouts.get(d.name, Rollout.ROLLING), True
         self._roll(d, action.image, action.key)
 
     def _restore(self, action: RestoreSnapshot) -> None:

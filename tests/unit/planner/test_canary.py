@@ -10,7 +10,7 @@ import pytest
 from convoy.api.decisions import DecisionAction
 from convoy.api.workflow import WorkflowSpec
 from convoy.api.workflowrun import RunPhase
-from convoy.planner.actions import Action, SetAutoscalerBounds
+from convoy.planner.actions import Action, ScaleDeployment, SetAutoscalerBounds, SetImage
 from convoy.planner.canary import added_per_phase, canary_selector, split, stable_bounds
 from convoy.planner.observed import Autoscaler, Measurement, Observed, Outcome
 
@@ -453,3 +453,16 @@ def test_two_hpas_on_the_target_fail_the_deploy_step_and_say_why() -> None:
     assert record.error is not None and record.error.value == "Invalid"
     assert record.message is not None and "web, web-2 all scale Deployment" in record.message
     assert cluster.bound_calls == [] and pods(sim) == (4, None)
+
+
+def test_promotion_changes_the_template_and_the_count_in_one_patch() -> None:
+    # given a canary holding at 60% (4 stable + 6 canary of 10)
+    sim = canary_sim(workflow(canary_wire(60, 100)))
+    sim.run()
+    # when it is resumed into the promotion
+    promoting = sim.decide(DecisionAction.RESUME)
+    # then the stable Deployment gets the new template with all 10 replicas at once, and no separate scale
+    sets = [a for a in promoting.actions if isinstance(a, SetImage)]
+    assert [(a.image, a.replicas) for a in sets] == [(NEW_IMAGE, 10)]
+    scales = [a for a in promoting.actions if isinstance(a, ScaleDeployment) and a.name == DEPLOYMENT]
+    assert scales == []
