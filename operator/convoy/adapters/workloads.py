@@ -71,11 +71,6 @@ async def read_deployment(namespace: str, name: str) -> dict[str, Any] | None:
     return raw
 
 
-async def observe(namespace: str, name: str, container: str | None) -> Workload | None:
-    obj = await read_deployment(namespace, name)
-    return None if obj is None else to_workload(obj, container)
-
-
 async def _ensure_snapshot(owner: Owner, namespace: str, snapshot: str, deployment: dict[str, Any]) -> None:
     data = {
         "deployment": deployment["metadata"]["name"],
