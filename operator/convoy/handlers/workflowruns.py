@@ -1,7 +1,14 @@
-"""Reconciling one WorkflowRun: read it, resolve its Workflow, observe what it deploys, plan, act, patch status.
+"""Reconciling one WorkflowRun: read it, resolve its Workflow (once: a started run keeps it in its status),
+observe what it deploys, plan, then act in the order that makes a repeat harmless:
 
-A plan that asked for measurements is planned again, from the same status, with their results, until it asks
-for nothing new; then the status is written once. A write that conflicts (409) starts over from fresh state.
+1. reads and deliveries (measurements, notifications, Events); a plan that asked for measurements is planned
+   again with their results, until it asks for nothing new;
+2. the status write: the plan is recorded (intent) before anything in the cluster changes;
+3. the changes, as the tenant's ServiceAccount, each idempotent against that record. A change the API server
+   refuses for good fails the step that asked for it; a step waiting for a change it cannot observe goes on once
+   the change was made: either way the run is planned again from the recorded status, and recorded again.
+
+A write that conflicts (409) starts over from fresh state; nothing of the cluster has changed by then.
 """
 
 from __future__ import annotations
@@ -133,6 +140,15 @@ async def observe(
             names = [t.split("/", 1)[1] for t in wanted if t.startswith(f"{namespace}/")]
             scalers.update(await autoscalers.observe(namespace, names))
     queued_behind = () if status.started_at else index.ahead_of(identity.namespace, identity.name, wanted)
+    limits = config.current  # the operator's cap on runs progressing at once (0: none)
+    slot_wait = None
+    if not status.started_at:
+        slot_wait = index.slot_wait(
+            identity.namespace,
+            identity.name,
+            limit=limits.max_progressing_runs,
+            per_namespace=limits.max_progressing_runs_per_namespace,
+        )
     me = (identity.namespace, identity.name)
     others = [f"{ns}/{n}" for ns, n in index.sharing(wanted) if (ns, n) != me] if status.result else []
     return Observed(
@@ -142,6 +158,7 @@ async def observe(
         workloads=found,
         jobs=await jobs.observe(identity.namespace, identity.name) if runs_jobs(rendered) else {},
         queued_behind=queued_behind,
+        slot_wait=slot_wait,
         others_in_flight=tuple(sorted(others)),
         in_pipeline=spec.pipeline_run_ref is not None,
         barriers=await observe_barriers(identity, uid, spec.pipeline_run_ref, rendered)
