@@ -66,6 +66,16 @@ show() {
 }
 
 kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+# Convoy makes every change as a ServiceAccount of the namespace (docs/security.md): the chart's convoy-runner
+# role, bound to the namespace's convoy-runner ServiceAccount, as a tenant's owners would do.
+say "letting Convoy act in namespace $ns as its convoy-runner ServiceAccount"
+helm=$(command -v helm || echo "$(hack/build-tools.sh)/helm")
+"$helm" template convoy charts/convoy --show-only templates/rbac-runner.yaml | kubectl apply -f - >/dev/null
+kubectl -n "$ns" create serviceaccount convoy-runner --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl -n "$ns" create rolebinding convoy-runner --clusterrole=convoy-runner --serviceaccount="$ns:convoy-runner" \
+  --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 show examples/workflow-rolling.yaml examples/run-rolling.yaml web-rolling-1-1 web-rolling
 show examples/demo-canary.yaml examples/run-demo-canary.yaml demo-2-0 demo
 echo "Reach the cluster with: export KUBECONFIG=$KUBECONFIG"
+echo "Convoy's admission webhooks stay registered and fail closed: Convoy objects cannot be changed until an"
+echo "operator runs again (make demo), or until you delete the webhook configurations named convoy.dev."
