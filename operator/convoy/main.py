@@ -58,6 +58,19 @@ def parse(argv: list[str] | None = None) -> tuple[config.OperatorConfig, argpars
         default="convoy-runner",
         help="the ServiceAccount a Workflow or Pipeline without spec.serviceAccountName acts as, in its namespace",
     )
+    parser.add_argument(
+        "--max-progressing-runs",
+        type=int,
+        default=0,
+        help="how many WorkflowRuns may change workloads at once, cluster-wide (0: no limit); the others wait "
+        "with their queue position and the reason in status",
+    )
+    parser.add_argument(
+        "--max-progressing-runs-per-namespace",
+        type=int,
+        default=0,
+        help="how many WorkflowRuns may change workloads at once in one namespace (0: no limit)",
+    )
     parser.add_argument("--liveness", default=None, help="e.g. http://0.0.0.0:8081/healthz")
     parser.add_argument("--log-format", choices=["plain", "json"], default="plain")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -76,6 +89,8 @@ def parse(argv: list[str] | None = None) -> tuple[config.OperatorConfig, argpars
         log_json=args.log_format == "json",
         seal_key=args.seal_key_file,
         default_service_account=args.default_service_account,
+        max_progressing_runs=max(args.max_progressing_runs, 0),
+        max_progressing_runs_per_namespace=max(args.max_progressing_runs_per_namespace, 0),
     )
     return cfg, args
 

@@ -121,3 +121,51 @@ def test_the_standby_takes_over_a_canary_when_the_active_replica_is_killed(
     wait_for(lambda: ready_pods(runs, "web-canary") is None, 30, message="the canary was not removed")
     reasons = Counter(runs.reasons("web-2"))
     assert (reasons["Started"], reasons["Succeeded"]) == (1, 1)
+
+
+def writes(operator: Operator) -> tuple[float, float]:
+    """The replica's own writes (API calls that change something) and reconciles so far, from its metrics."""
+    changed = done = 0.0
+    for line in operator.metrics().splitlines():
+        if line.startswith("convoy_api_calls_total{") and any(
+            f'verb="{v}"' in line for v in ("patch", "create", "delete")
+        ):
+            changed += float(line.rsplit(" ", 1)[1])
+        elif line.startswith("convoy_reconcile_seconds_count{"):
+            done += float(line.rsplit(" ", 1)[1])
+    return changed, done
+
+
+def test_a_replica_that_peering_pauses_mid_canary_acts_no_more(
+    active: Operator,
+    runs: Runs,
+    web4: None,
+    kubeconfig: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    peering: str,
+) -> None:
+    # given a canary driven by the active replica, in a timed pause (its scheduler holds a timer for the end)
+    spec = canary_spec(25, 50, 100)
+    for phase in spec["phases"]:
+        for step in phase["steps"]:
+            if "pause" in step:
+                step["pause"] = {"duration": "6s"}
+    runs.apply(workflow("web", spec))
+    runs.apply(run("web-2", "web", {"version": "2.0"}))
+    wait_for(lambda: runs.status("web-2").get("currentStep") == "hold", 60, 0.2, "the canary did not reach its pause")
+    # when a peer of higher priority comes up, and kopf's peering pauses the active replica
+    higher = replica(kubeconfig, tmp_path_factory, peering, "higher", priority=300)
+    higher.start()
+    try:
+        wait_for(lambda: "Pausing operations" in active.tail(500), LIFETIME + 20, 0.2, "the active was not paused")
+        assert "its scheduler holds" in active.tail(500)
+        time.sleep(1)  # a reconcile in flight when the pause came finishes its cycle
+        before = writes(active)
+        # then the new peer finishes the canary, and the paused replica performed no write meanwhile, nor reconciled
+        status = runs.wait_phase("web-2", "Succeeded", "Failed", "RolledBack", "Aborted", timeout=120)
+        assert status["phase"] == "Succeeded", status.get("message")
+        assert writes(active) == before
+        reasons = Counter(runs.reasons("web-2"))
+        assert (reasons["Started"], reasons["Succeeded"]) == (1, 1)
+    finally:
+        higher.stop()

@@ -52,7 +52,7 @@ PEERING = "kopf _core/engines/peering.py"
 # The operator's permissions, row for row as in charts/convoy/README.md ("Operator permissions"). A rule the chart
 # grants must be here and there, with the code that needs it.
 RULES = (
-    _rule("convoy.dev", "workflowruns", "get, list, watch, create, patch", "", ALWAYS, "handlers/operator.py run_event (kopf watch); adapters/resources.py read, list_all (startup), annotate (barrier marks); adapters/triggered.py create_run (GitOps triggers); adapters/stage_runs.py list_labelled, abort_stage_run (pipeline stages); adapters/rollbacks.py ensure_rollback_requested (a Rollback's decision); handlers/history.py runs_in (list)"),
+    _rule("convoy.dev", "workflowruns", "get, list, watch, create, patch, delete", "", ALWAYS, "handlers/operator.py run_event (kopf watch); adapters/resources.py read, list_all (startup), annotate (barrier marks), delete (finished runs: ttlSecondsAfterFinished, runHistoryLimit); adapters/triggered.py create_run (GitOps triggers); adapters/stage_runs.py list_labelled, abort_stage_run (pipeline stages); adapters/rollbacks.py ensure_rollback_requested (a Rollback's decision); handlers/history.py runs_in (list)"),
     _rule("convoy.dev", "workflows", "get, list, watch", "", ALWAYS, "handlers/operator.py workflow_event (kopf watch); handlers/workflowruns.py resolve_workflow; handlers/definitions.py reconcile"),
     _rule("convoy.dev", "pipelines", "get, list, watch", "", ALWAYS, "handlers/operator.py pipeline_event (kopf watch); handlers/definitions.py reconcile"),
     _rule("convoy.dev", "pipelineruns", "get, list, watch", "", ALWAYS, "handlers/operator.py pipeline_run_event (kopf watch); handlers/pipelineruns.py reconcile; handlers/barriers.py observe_barriers"),

@@ -84,10 +84,11 @@ binds to the convoy-runner ClusterRole (rbac-runner.yaml). It reads no Secret: t
 {{- define "convoy.rules.namespaced" -}}
 # handlers/operator.py run_event (watch); adapters/resources.py read, list_all (startup), annotate (barrier marks);
 # adapters/triggered.py create_run (GitOps triggers); adapters/stage_runs.py list_labelled, abort_stage_run;
-# adapters/rollbacks.py ensure_rollback_requested (a Rollback's decision); handlers/history.py runs_in (list)
+# adapters/rollbacks.py ensure_rollback_requested (a Rollback's decision); handlers/history.py runs_in (list);
+# adapters/resources.py delete (finished runs: ttlSecondsAfterFinished, runHistoryLimit)
 - apiGroups: ["convoy.dev"]
   resources: ["workflowruns"]
-  verbs: ["get", "list", "watch", "create", "patch"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 # handlers/operator.py watches definitions, pipeline runs and rollbacks; handlers/workflowruns.py resolve_workflow,
 # handlers/definitions.py, handlers/pipelineruns.py, handlers/barriers.py, handlers/rollbacks.py reconcile;
 # adapters/grants.py refusal (the Grants of a referenced namespace)

@@ -11,6 +11,7 @@ from kubernetes_asyncio import client
 from convoy.adapters.kube import api, call, create_once
 from convoy.adapters.owner import Owner
 from convoy.planner.actions import DeleteJob, EnsureJob
+from convoy.planner.cycle import label_value
 from convoy.planner.observed import JobResult
 
 
@@ -84,7 +85,7 @@ async def observe(namespace: str, run: str) -> dict[str, JobResult]:
     """The Jobs of a run, by name. A Job that succeeded comes with its pod's termination messages (its outputs),
     read with one list of the run's pods, and only while a succeeded Job is there to read them for."""
     batch = client.BatchV1Api(api())
-    selector = f"convoy.dev/run={run}"
+    selector = f"convoy.dev/run={label_value(run)}"
     jobs = await call("list", "jobs", batch.list_namespaced_job(namespace, label_selector=selector))
     raw = api().sanitize_for_serialization(jobs)
     results = {item["metadata"]["name"]: to_result(item) for item in raw.get("items", [])}

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from convoy.api.common import API_VERSION
+from convoy.planner.cycle import label_value
 
 APPLIED = "convoy.dev/applied"
 """Annotation on what a run changed: the key of the change, so the planner knows it reached the object."""
@@ -29,4 +30,5 @@ class Owner:
 
     @property
     def label(self) -> str:
-        return self.name
+        """The run's name as a label value (hash-shortened past 63 characters)."""
+        return label_value(self.name)

@@ -26,12 +26,44 @@ async def read(plural: str, namespace: str, name: str) -> dict[str, Any] | None:
     return obj
 
 
-async def list_all(plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
-    if namespace is None:
-        result = await call("list", plural, _custom().list_cluster_custom_object(GROUP, VERSION, plural))
-    else:
-        result = await call("list", plural, _custom().list_namespaced_custom_object(GROUP, VERSION, namespace, plural))
-    return list(result.get("items", []))
+PAGE = 500
+"""Objects per LIST page: a page is one bounded response, however many objects there are (10,000 Workflows with
+history would otherwise be one response of hundreds of megabytes, held at once)."""
+
+
+async def list_all(plural: str, namespace: str | None = None, *, page: int = PAGE) -> list[dict[str, Any]]:
+    """Every object of `plural` (in `namespace`, or cluster-wide), read page by page."""
+    items: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        options: dict[str, Any] = {"limit": page}
+        if token:
+            options["_continue"] = token
+        if namespace is None:
+            request = _custom().list_cluster_custom_object(GROUP, VERSION, plural, **options)
+        else:
+            request = _custom().list_namespaced_custom_object(GROUP, VERSION, namespace, plural, **options)
+        result = await call("list", plural, request)
+        items.extend(result.get("items", []))
+        token = (result.get("metadata") or {}).get("continue")
+        if not token:
+            return items
+
+
+async def delete(plural: str, namespace: str, name: str, uid: str) -> bool:
+    """Delete the object if it is still the one that was read (same uid); False when it is gone already."""
+    body = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid), propagation_policy="Background")
+    try:
+        await call(
+            "delete",
+            plural,
+            _custom().delete_namespaced_custom_object(GROUP, VERSION, namespace, plural, name, body=body),
+        )
+    except ApiException as error:
+        if error.status in (404, 409):  # gone, or replaced by a new object of the same name
+            return False
+        raise
+    return True
 
 
 async def replace_status(plural: str, obj: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:

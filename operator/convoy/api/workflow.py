@@ -238,3 +238,15 @@ class WorkflowSpec(ConvoyModel):
     revision_history_limit: int = Field(
         default=10, ge=1, le=50, description="How many successful deployments status.history keeps (newest last)."
     )
+    ttl_seconds_after_finished: int | None = Field(
+        default=None,
+        ge=0,
+        description="Delete each of its runs this long after it finished, unless the run sets its own; empty: keep.",
+    )
+    run_history_limit: int | None = Field(
+        default=None,
+        ge=1,
+        le=10000,
+        description="How many finished runs of this Workflow to keep; older ones are deleted (the revision history "
+        "keeps their deployments, and the newest successful run stays for a Rollback). Empty: keep all.",
+    )

@@ -57,6 +57,17 @@ class WorkflowRunSpec(ConvoyModel):
         "passes its context here. Secret values are read by the pods, never copied into a spec or status.",
     )
     decisions: list[Decision] = Field(default_factory=list, max_length=200)
+    ttl_seconds_after_finished: int | None = Field(
+        default=None,
+        ge=0,
+        description="Delete the run this long after it finished; default: its workflow's ttlSecondsAfterFinished "
+        "(none: kept until runHistoryLimit or by hand). A pipeline's stage runs go with their PipelineRun.",
+    )
+
+
+class QueueReason(StrEnum):
+    TARGET = "Target"
+    PROGRESS_LIMIT = "ProgressLimit"
 
 
 class StepState(StrEnum):
@@ -226,7 +237,12 @@ class WorkflowRunStatus(StatusModel):
         default=None, description="Canary: the HPA carried through the phases, and the bounds it gets back."
     )
     blue_green: BlueGreenState | None = None
-    queue_position: int | None = None
+    queue_position: int | None = Field(default=None, description="Queued: how many runs start before this one.")
+    queue_reason: QueueReason | None = Field(
+        default=None,
+        description="Queued: what the run waits for (Target: a run of the same workload; "
+        "ProgressLimit: as many runs change workloads as the operator allows).",
+    )
     revisions: Revisions | None = None
     phases: list[PhaseRecord] = Field(default_factory=list)
     rollback: list[PhaseRecord] = Field(default_factory=list, description="Rollback of phases, in reverse order.")

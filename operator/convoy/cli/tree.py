@@ -78,7 +78,7 @@ def run_label(run: Body, now: datetime) -> Text:
             _pods(status.get("canary")),
             f"phases {status['progress']}" if status.get("progress") else None,
             joined([revisions.get("stable"), revisions.get("new")], " → ") if revisions.get("new") else None,
-            f"queue position {status['queuePosition']}" if status.get("queuePosition") else None,
+            _queued(status),
         ],
         " · ",
     )
@@ -90,6 +90,15 @@ def run_label(run: Body, now: datetime) -> Text:
     if status.get("message"):
         label.append(f"\n{status['message']}", style="red" if phase not in ("Succeeded", "Running") else "dim")
     return label
+
+
+def _queued(status: Body) -> str | None:
+    """Where a queued run stands, and what it waits for (a run of its target, or the limit on progressing runs)."""
+    if not status.get("queuePosition"):
+        return None
+    reasons = {"Target": "behind its target", "ProgressLimit": "progress limit"}
+    why = reasons.get(status.get("queueReason") or "")
+    return f"queue position {status['queuePosition']}" + (f" ({why})" if why else "")
 
 
 def add_phases(node: Tree, run: Body, now: datetime) -> None:

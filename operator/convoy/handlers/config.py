@@ -23,6 +23,10 @@ class OperatorConfig:
     """The seal key file (adapters/seals.py); None: `seal.key` beside the webhook certificates, made if absent."""
     default_service_account: str = "convoy-runner"
     """The ServiceAccount a Workflow or Pipeline without `serviceAccountName` acts as, in its own namespace."""
+    max_progressing_runs: int = 0
+    """How many runs may change workloads at once in the whole cluster (0: no limit); the others wait, in order."""
+    max_progressing_runs_per_namespace: int = 0
+    """The same limit, per namespace."""
 
 
 current = OperatorConfig()

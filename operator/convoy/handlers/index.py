@@ -12,6 +12,11 @@ targets are not known yet (its workflow not resolved) queues behind nothing and 
 run in one namespace must not stall every other namespace. Once it knows its targets it waits like any other, and
 behind any run of those targets that has already started, even a later one: two runs never change one workload
 at once.
+
+The operator may also cap how many runs progress (have started and not ended: they change workloads) at once,
+cluster-wide and per namespace (`--max-progressing-runs`, `--max-progressing-runs-per-namespace`). A run that may
+start as far as its targets go then waits for a slot, in the same creation order: `slot_wait` gives its place among
+those waiting and why. Runs queued behind a run of their own target take no slot and keep no place.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 from prometheus_client import Gauge
 
 from convoy.handlers.admission import admitted
+from convoy.planner.observed import SlotWait
 
 QUEUED = Gauge("convoy_queued_runs", "WorkflowRuns waiting for another run of the same target.")
 
@@ -36,6 +42,7 @@ class Entry:
     admitted: int | None = None  # nanoseconds, from a sealed admission stamp
     started: bool = False
     queued: bool = False
+    waits_for_slot: bool = False
     # What the run metrics report (handlers/metrics.py). An inline workflow has no name to report (the status
     # names it after the run, and run names would make the series unbounded).
     workflow: str = ""
@@ -63,6 +70,7 @@ class RunIndex:
             admitted=admitted("WorkflowRun", body),
             started=bool(status.get("startedAt")),
             queued=status.get("phase") == "Queued",
+            waits_for_slot=status.get("queueReason") == "ProgressLimit" and not status.get("result"),
             workflow=(spec.get("workflowRef") or {}).get("name") or "",
             type=status.get("type") or (spec.get("workflow") or {}).get("type") or "",
             phase=status.get("phase") or "Pending",
@@ -70,9 +78,11 @@ class RunIndex:
         )
         self._count_queued()
 
-    def remove(self, namespace: str, name: str) -> None:
-        self.entries.pop((namespace, name), None)
+    def remove(self, namespace: str, name: str) -> Entry | None:
+        """Forget a run; what was known of it (its targets, to wake the runs that waited for it)."""
+        gone = self.entries.pop((namespace, name), None)
         self._count_queued()
+        return gone
 
     def _count_queued(self) -> None:
         QUEUED.set(sum(e.queued and not e.finished for e in self.entries.values()))
@@ -96,6 +106,39 @@ class RunIndex:
         """Unfinished runs known to deploy one of `targets` (to wake them when a run ends; a trigger waits while
         there are any)."""
         return [(e.namespace, e.name) for e in self._deploying(targets)]
+
+    def slot_wait(self, namespace: str, name: str, *, limit: int, per_namespace: int) -> SlotWait | None:
+        """Whether a run that has not started, and waits for no run of its targets, must wait for the limit on runs
+        progressing at once (0: no limit), and its place among the runs waiting for a slot. The runs that may start
+        are the first ones, in creation order, of as many as there are free slots."""
+        me = self.entries.get((namespace, name))
+        if me is None or me.started or me.finished or not (limit or per_namespace):
+            return None
+        unstarted = sorted((e for e in self.entries.values() if not e.started and not e.finished), key=_order)
+        candidates = [e for e in unstarted if e is me or not self.ahead_of(e.namespace, e.name, e.targets or [])]
+        progressing = [e for e in self.entries.values() if e.started and not e.finished]
+        waits = []
+        for cap, scope, mine in (
+            (limit, "in the cluster", lambda e: True),
+            (per_namespace, f"in namespace {namespace}", lambda e: e.namespace == namespace),
+        ):
+            if not cap:
+                continue
+            busy = sum(map(mine, progressing))
+            rank = [e for e in candidates if mine(e)].index(me) + 1
+            if rank > cap - busy:
+                waits.append((rank - max(cap - busy, 0), busy, cap, scope))
+        if not waits:
+            return None
+        position, busy, cap, scope = max(waits)
+        return SlotWait(
+            position=position,
+            reason=f"waiting for a slot: {busy} runs progressing {scope}, at most {cap} at once (position {position})",
+        )
+
+    def waiting_for_slots(self) -> list[tuple[str, str]]:
+        """Runs waiting for the limit on runs progressing at once (to wake them when a run ends)."""
+        return [(e.namespace, e.name) for e in self.entries.values() if e.waits_for_slot]
 
     def _deploying(self, targets: list[str]) -> list[Entry]:
         mine = set(targets)

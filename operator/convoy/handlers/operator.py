@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
@@ -24,13 +25,15 @@ from convoy.handlers import (
     definitions,
     history,
     metrics,
+    peering,
     pipelineruns,
     rollbacks,
     triggers,
     workflowruns,
 )
-from convoy.handlers.runtime import INDEX, SCHEDULER
+from convoy.handlers.runtime import DEPLOYMENTS, INDEX, OWN_WRITES, SCHEDULER
 from convoy.handlers.scheduler import Key
+from convoy.planner.history import expires_at
 from convoy.planner.rollbacks import ANNOTATION as ROLLBACK_ANNOTATION
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,8 @@ SCHEDULER.register("workflowruns", _reconcile_run)
 SCHEDULER.register("workflows", _reconcile_definition)
 SCHEDULER.register("pipelines", _reconcile_definition)
 metrics.report_runs(INDEX)
+if config.current.highly_available:
+    peering.follow(SCHEDULER)  # a replica that kopf's peering pauses starts no reconcile either
 
 
 @kopf.on.startup()
@@ -103,22 +108,54 @@ async def run_event(type: str, body: kopf.Body, **_: Any) -> None:
     meta = body["metadata"]
     pipelineruns.family_event(body, deleted=type == "DELETED")
     if type == "DELETED":
-        INDEX.remove(meta["namespace"], meta["name"])
+        gone = INDEX.remove(meta["namespace"], meta["name"])
         SCHEDULER.forget(("workflowruns", meta["namespace"], meta["name"]))
-        _wake_sharing(body)
+        SCHEDULER.forget(("expiries", meta["namespace"], meta["name"]))
+        _wake_waiting(body, gone.targets if gone is not None else None)
         return
     raw = dict(body)
     INDEX.observe(raw)
-    SCHEDULER.trigger(("workflowruns", meta["namespace"], meta["name"]))
+    if OWN_WRITES.pop((meta["namespace"], meta["name"]), None) != meta.get("resourceVersion"):
+        SCHEDULER.trigger(("workflowruns", meta["namespace"], meta["name"]))  # else: our own write, planned already
     if (raw.get("status") or {}).get("result"):
-        _wake_sharing(raw)
+        _wake_waiting(raw)
+        _expire_when_due(raw)
 
 
-def _wake_sharing(body: Any) -> None:
-    """A run that ended (or vanished) may be what queued runs of the same target were waiting for."""
-    targets = list((body.get("status") or {}).get("targets") or [])
-    for namespace, name in INDEX.sharing(targets):
+def _wake_waiting(body: Any, known: list[str] | None = None) -> None:
+    """A run that ended (or vanished) may be what queued runs were waiting for: runs of the same targets (as its
+    status says, or as the index knew them when the status did not say yet), and runs waiting for a slot."""
+    targets = list((body.get("status") or {}).get("targets") or known or [])
+    for namespace, name in {*INDEX.sharing(targets), *INDEX.waiting_for_slots()}:
         SCHEDULER.trigger(("workflowruns", namespace, name))
+
+
+def _expire_when_due(body: dict[str, Any]) -> None:
+    """A finished run with a ttlSecondsAfterFinished: wake its expiry then (from the event; read again when due)."""
+    due = _due(body)
+    if due is not None:
+        SCHEDULER.wake_at(("expiries", body["metadata"]["namespace"], body["metadata"]["name"]), due)
+
+
+def _due(body: dict[str, Any]) -> datetime | None:
+    view = history.view(body)
+    return None if view is None else expires_at(view.spec, view.status)
+
+
+async def _expire(key: Key) -> datetime | None:
+    """Delete a finished run once its ttlSecondsAfterFinished is up (a write on a Convoy kind, as the operator)."""
+    body = await resources.read("workflowruns", key[1], key[2])
+    due = None if body is None else _due(body)
+    if body is None or due is None:
+        return None
+    if due > datetime.now(UTC):
+        return due
+    if await resources.delete("workflowruns", key[1], key[2], body["metadata"]["uid"]):
+        log.info("workflowrun %s/%s deleted: its ttlSecondsAfterFinished is up", key[1], key[2])
+    return None
+
+
+SCHEDULER.register("expiries", _expire)
 
 
 @kopf.on.event(GROUP, VERSION, "workflows")
@@ -140,7 +177,8 @@ async def pipeline_event(type: str, body: kopf.Body, **_: Any) -> None:
 
 
 @kopf.on.event("apps", "v1", "deployments", annotations={"convoy.dev/run": kopf.PRESENT})
-async def deployment_event(body: kopf.Body, **_: Any) -> None:
+async def deployment_event(type: str, body: kopf.Body, **_: Any) -> None:
+    DEPLOYMENTS.observe(dict(body), deleted=type == "DELETED")  # whichever handler of the event runs first
     namespace, _sep, name = str(body["metadata"]["annotations"]["convoy.dev/run"]).partition("/")
     if name:
         SCHEDULER.trigger(("workflowruns", namespace, name))
@@ -148,8 +186,11 @@ async def deployment_event(body: kopf.Body, **_: Any) -> None:
 
 @kopf.on.event("batch", "v1", "jobs", labels={"convoy.dev/run": kopf.PRESENT})
 async def job_event(body: kopf.Body, **_: Any) -> None:
+    """A Job of a run changed. The label holds the run's name shortened to a label value (planner/cycle.py
+    label_value); the run's own name is in the Job's ownerReference."""
     meta = body["metadata"]
-    SCHEDULER.trigger(("workflowruns", meta["namespace"], meta["labels"]["convoy.dev/run"]))
+    owners = [r["name"] for r in meta.get("ownerReferences") or [] if r.get("kind") == "WorkflowRun"]
+    SCHEDULER.trigger(("workflowruns", meta["namespace"], owners[0] if owners else meta["labels"]["convoy.dev/run"]))
 
 
 # Rollbacks (handlers/rollbacks.py), and the revision history in each Workflow's status (handlers/history.py).

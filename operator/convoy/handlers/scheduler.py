@@ -3,6 +3,11 @@ timer per object for the next moment its plan asked to be woken (a pause ending,
 
 Watch events and timers both land here, so nothing polls: an object is reconciled when something about it
 changed or when a time it is waiting for has come.
+
+The scheduler can be held (`hold`/`release`): while any hold is on, triggers and timers only mark objects dirty and
+no reconcile starts (one in flight finishes its cycle). kopf's peering holds it on a replica that a higher-priority
+peer paused (handlers/peering.py), so a standby never acts on a timer of its own; released, it reconciles every
+object that was triggered meanwhile.
 """
 
 from __future__ import annotations
@@ -30,6 +35,21 @@ class Scheduler:
         self._workers: dict[Key, asyncio.Task[None]] = {}
         self._timers: dict[Key, asyncio.TimerHandle] = {}
         self._failures: dict[Key, int] = {}
+        self._holds: set[str] = set()
+
+    @property
+    def held(self) -> bool:
+        return bool(self._holds)
+
+    def hold(self, reason: str) -> None:
+        """Start no reconcile until every hold is released."""
+        self._holds.add(reason)
+
+    def release(self, reason: str) -> None:
+        self._holds.discard(reason)
+        if not self._holds:
+            for key in list(self._dirty):
+                self._start(key)
 
     def register(self, plural: str, reconcile: Reconcile) -> None:
         """Who reconciles objects of `plural`; each handler module registers its own kind."""
@@ -38,6 +58,10 @@ class Scheduler:
     def trigger(self, key: Key) -> None:
         """Reconcile `key` soon; triggers that arrive while it is being reconciled cause one more pass."""
         self._dirty.add(key)
+        if not self._holds:
+            self._start(key)
+
+    def _start(self, key: Key) -> None:
         if key not in self._workers:
             self._workers[key] = asyncio.get_running_loop().create_task(self._work(key))
 
@@ -49,6 +73,7 @@ class Scheduler:
         self._timers[key] = asyncio.get_running_loop().call_later(delay, self._fire, key)
 
     def forget(self, key: Key) -> None:
+        """Drop the timer of `key` (it was reconciled with nothing to wait for, or deleted)."""
         timer = self._timers.pop(key, None)
         if timer is not None:
             timer.cancel()
@@ -59,7 +84,7 @@ class Scheduler:
 
     async def _work(self, key: Key) -> None:
         try:
-            while key in self._dirty:
+            while key in self._dirty and not self._holds:
                 self._dirty.discard(key)
                 await self._once(key)
         finally:

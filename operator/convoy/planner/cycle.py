@@ -116,6 +116,12 @@ def clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def label_value(name: str) -> str:
+    """An object's name as a label value (at most 63 characters, where names may have 253): hash-shortened when
+    too long. Labels are written and selected with this same function, so both sides agree."""
+    return object_name(name)
+
+
 def object_name(*parts: str, limit: int = 63) -> str:
     """A DNS-1123 name from parts, shortened with a stable hash suffix when too long."""
     name = "-".join(parts).lower()

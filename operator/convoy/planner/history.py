@@ -5,17 +5,22 @@ A run enters the history when it has succeeded. A run that succeeded and was lat
 rollback) is remembered with its original success time and gets the rolled-back mark. Entries outlive their runs:
 deleting a run does not rewrite history. The newest `limit` entries are kept; a run older than every kept entry
 is not added back once the history is full.
+
+Finished runs are garbage: `surplus` picks those beyond a Workflow's `runHistoryLimit` and `expires_at` says when
+one's `ttlSecondsAfterFinished` is up; the history keeps what a Rollback needs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from convoy.api.history import PhaseSize, Revision, RolledBack
 from convoy.api.workflow import CanarySplit, WorkflowSpec, WorkflowType
 from convoy.api.workflowrun import RunResult, WorkflowRunSpec, WorkflowRunStatus
 from convoy.planner.canary import canary_pods, split
+from convoy.planner.timeutil import parse
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class RunView:
     spec: WorkflowRunSpec
     status: WorkflowRunStatus
     annotations: Mapping[str, str] = field(default_factory=dict)
+    uid: str = ""
 
     def runs(self, namespace: str, workflow: str) -> bool:
         """Whether this is a run of Workflow `namespace/workflow` (inline workflows belong to no Workflow)."""
@@ -94,3 +100,41 @@ def merge(history: Sequence[Revision], runs: Iterable[RunView], limit: int) -> l
     merged.extend(e for e in found.values() if not (full and oldest and (e.deployed_at, e.run) < oldest))
     merged.sort(key=lambda e: (e.deployed_at, e.run))
     return merged[-limit:]
+
+
+def surplus(
+    runs: Iterable[RunView], *, keep: int, history: Sequence[Revision], followed: frozenset[str] = frozenset()
+) -> list[RunView]:
+    """The finished runs of one Workflow to delete, oldest first, so that at most `keep` finished runs remain
+    (`runHistoryLimit`). Never deleted: runs still going; stage runs (their PipelineRun owns them); runs a Rollback
+    follows (`followed`, by name); the newest successful deployment (a Rollback of the Workflow reopens that run); and a run whose
+    deployment `history` does not hold yet (its entry is written first, then the run may go)."""
+    finished = sorted((r for r in runs if r.status.result is not None), key=_finished_order)
+    current = next((r for r in reversed(finished) if r.status.result is RunResult.SUCCEEDED), None)
+    held = {(e.run, e.deployed_at) for e in history}
+    out = []
+    for run in finished[: max(len(finished) - keep, 0)]:
+        made = entry(run)
+        if (
+            run is current
+            or run.name in followed
+            or run.spec.pipeline_run_ref is not None
+            or (made is not None and (made.run, made.deployed_at) not in held)
+        ):
+            continue
+        out.append(run)
+    return out
+
+
+def expires_at(spec: WorkflowRunSpec, status: WorkflowRunStatus) -> datetime | None:
+    """When a finished run is deleted (`ttlSecondsAfterFinished`: the run's own, else its workflow's), or None."""
+    if status.result is None or status.finished_at is None or spec.pipeline_run_ref is not None:
+        return None
+    ttl = spec.ttl_seconds_after_finished
+    if ttl is None and status.workflow_spec is not None:
+        ttl = WorkflowSpec.model_validate(status.workflow_spec).ttl_seconds_after_finished
+    return None if ttl is None else parse(status.finished_at) + timedelta(seconds=ttl)
+
+
+def _finished_order(run: RunView) -> tuple[str, str]:
+    return (run.status.finished_at or "", run.name)

@@ -121,6 +121,15 @@ class Provenance:
 
 
 @dataclass(frozen=True)
+class SlotWait:
+    """A run that may not start yet because as many runs change workloads as the operator allows: its place among
+    the runs waiting for a slot (1: the next to start) and why, in words."""
+
+    position: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class Observed:
     """Everything the planner may look at this cycle. Keys: workloads, routes and services (their selectors) by
     'namespace/name', jobs by name, measurements by the key of the Measure action that produced them, barriers by
@@ -135,6 +144,8 @@ class Observed:
     """The HPAs that scale each observed canary target, by the target's 'namespace/name'."""
     services: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     queued_behind: tuple[str, ...] = ()
+    slot_wait: SlotWait | None = None
+    """Set while the operator's limit on runs progressing at once keeps this run from starting."""
     in_pipeline: bool = False
     others_in_flight: tuple[str, ...] = ()
     """For a run that succeeded and is asked to roll back: the other unfinished runs of its targets."""

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from convoy.api.expressions import holds
-from convoy.api.steps import ErrorKind, ManualInterventionPolicy
+from convoy.api.steps import ErrorKind, FailureStrategy, ManualInterventionPolicy
 from convoy.api.validation import InvalidSpec
 from convoy.api.workflow import ConcurrencyPolicy, NotificationEvent, WorkflowSpec, WorkflowType
 from convoy.api.workflowrun import (
     Awaiting,
     PhaseRecord,
+    QueueReason,
     RunPhase,
     RunResult,
     StepRecord,
@@ -32,11 +33,12 @@ from convoy.planner.conditions import kstatus
 from convoy.planner.context import render_workflow
 from convoy.planner.cycle import Cycle, Position, RunIdentity, clip, finished, target_of
 from convoy.planner.dispatch import evaluate
-from convoy.planner.observed import Observed
+from convoy.planner.observed import Observed, SlotWait
 from convoy.planner.steps import send_notification
 from convoy.planner.timeutil import parse, stamp
 
-MAX_STEPS_PER_CYCLE = 500
+PASSES_PER_ATTEMPT = 4
+"""Passes of the step loop one attempt of a step can take: begun, evaluated, its failure handled, retried."""
 
 
 @dataclass(frozen=True)
@@ -77,13 +79,10 @@ def plan(
         if status.result is not None:  # refused: it stays finished
             return _finish(run, status, c.actions, c.wake, now, observed, origins=c.origins)
     if status.started_at is None:
-        if rendered.concurrency.policy is ConcurrencyPolicy.QUEUE and observed.queued_behind:
+        behind = observed.queued_behind if rendered.concurrency.policy is ConcurrencyPolicy.QUEUE else ()
+        if behind or observed.slot_wait is not None:
             decisions.apply_new(c)  # an Abort ends a queued run now, rather than when its turn comes
-            if status.result is None:
-                status.queue_position = len(observed.queued_behind)
-                status.message = clip(f"queued behind {', '.join(observed.queued_behind)} (same target)")
-            else:
-                status.queue_position = None
+            _queue(status, behind, observed.slot_wait)
             return _finish(run, status, c.actions, c.wake, now, observed, origins=c.origins)
         _start(c)
     decisions.apply_new(c)
@@ -141,13 +140,26 @@ def resolve(
     return rendered
 
 
+def _queue(status: WorkflowRunStatus, behind: tuple[str, ...], slot: SlotWait | None) -> None:
+    """A run that may not start yet: behind the runs of its targets, else behind the limit on runs progressing at
+    once. Its position and the reason are in the status until it starts (or ends unstarted)."""
+    if status.result is not None:
+        status.queue_position = status.queue_reason = None
+    elif behind:
+        status.queue_position, status.queue_reason = len(behind), QueueReason.TARGET
+        status.message = clip(f"queued behind {', '.join(behind)} (same target)")
+    elif slot is not None:
+        status.queue_position, status.queue_reason = slot.position, QueueReason.PROGRESS_LIMIT
+        status.message = clip(slot.reason)
+
+
 def _start(c: Cycle) -> None:
     wf, status = c.workflow, c.status
     status.workflow_spec = wf.to_wire()
     status.workflow = c.spec.workflow_ref.name if c.spec.workflow_ref else c.run.name
     status.type = wf.type
     status.started_at = c.stamp
-    status.queue_position = None
+    status.queue_position = status.queue_reason = None
     status.phases = [
         PhaseRecord(name=p.name, steps=[StepRecord(name=s.name, kind=s.kind) for s in p.steps]) for p in wf.phases
     ]
@@ -155,8 +167,22 @@ def _start(c: Cycle) -> None:
     _notify(c, NotificationEvent.STARTED)
 
 
+def passes_allowed(workflow: WorkflowSpec) -> int:
+    """How many passes of the step loop one cycle may take: every deploy and rollback step, each with every
+    attempt any failure strategy allows, and a few passes to spare. Only a step that neither waits nor finishes
+    could exceed it (a bug), so it is derived from the workflow rather than capped below what the schema allows."""
+    retries = [s.retry.count for s in (*workflow.failure_strategies, *_step_strategies(workflow)) if s.retry]
+    steps = sum(len(p.steps) + len(p.rollback_steps or ()) + 1 for p in workflow.phases)
+    return steps * (max(retries, default=0) + 2) * PASSES_PER_ATTEMPT + PASSES_PER_ATTEMPT
+
+
+def _step_strategies(workflow: WorkflowSpec) -> list[FailureStrategy]:
+    steps = (s for p in workflow.phases for s in (*p.steps, *(p.rollback_steps or ())))
+    return [strategy for step in steps for strategy in step.failure_strategies]
+
+
 def _advance(c: Cycle) -> None:
-    for _ in range(MAX_STEPS_PER_CYCLE):
+    for _ in range(passes_allowed(c.workflow)):
         if c.status.result is not None:
             return
         pos = c.current()

@@ -23,7 +23,7 @@ from convoy.planner.actions import (
     RestoreSnapshot,
     SetImage,
 )
-from convoy.planner.cycle import Cycle, Position, clip, object_name, target_of
+from convoy.planner.cycle import Cycle, Position, clip, label_value, object_name, target_of
 from convoy.planner.observed import Outcome
 from convoy.planner.timeutil import after, parse, stamp
 
@@ -308,7 +308,7 @@ def with_context(template: dict[str, Any], context: ContextRef | None) -> dict[s
 
 
 def _run_job(c: Cycle, pos: Position, name: str, template: dict[str, Any], backoff_limit: int) -> None:
-    labels = {"convoy.dev/run": c.run.name, "convoy.dev/step": pos.step.name}
+    labels = {"convoy.dev/run": label_value(c.run.name), "convoy.dev/step": pos.step.name}
     c.act(EnsureJob(c.run.namespace, name, with_context(template, c.spec.context), backoff_limit, labels))
     result = c.observed.jobs.get(name)
     if result is None or not (result.succeeded or result.failed):

@@ -212,6 +212,20 @@ def queued() -> Body:
     )
 
 
+def waiting_for_a_slot() -> Body:
+    return workflow_run(
+        "api-3-0",
+        {
+            "phase": "Queued",
+            "workflow": "api",
+            "queuePosition": 3,
+            "queueReason": "ProgressLimit",
+            "message": "waiting for a slot: 5 runs progressing in the cluster, at most 5 at once (position 3)",
+        },
+        created=95,
+    )
+
+
 def waiting_for_intervention() -> Body:
     return workflow_run(
         "web-canary-1-2",

@@ -49,6 +49,7 @@ def assert_golden(name: str, text: str) -> None:
         pytest.param("approval-waiting", states.approval_waiting, id="approval-waiting"),
         pytest.param("failed-rolled-back", states.failed_and_rolled_back, id="failed-rolled-back"),
         pytest.param("queued", states.queued, id="queued"),
+        pytest.param("waiting-for-a-slot", states.waiting_for_a_slot, id="waiting-for-a-slot"),
         pytest.param("intervention", states.waiting_for_intervention, id="intervention"),
     ],
 )

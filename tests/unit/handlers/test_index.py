@@ -208,3 +208,121 @@ def test_runs_created_in_one_second_queue_in_admission_order(
     positions = {name: len(index.ahead_of("shop", name, [WEB])) for name in order}
     assert positions == {name: place for place, name in enumerate(order, start=1)}
     assert index.ahead_of("shop", order[-1], [WEB]) == ("shop/first", *(f"shop/{name}" for name in order[:-1]))
+
+
+def minute(m: int) -> str:
+    return f"2026-01-01T10:{m:02d}:00Z"
+
+
+def slots(*bodies: dict[str, Any]) -> RunIndex:
+    index = RunIndex()
+    for body in bodies:
+        index.observe(body)
+    return index
+
+
+@pytest.mark.parametrize(
+    ("bodies", "me", "limit", "per_namespace", "position"),
+    [
+        pytest.param([run("me", created=minute(1))], "me", 0, 0, None, id="no-limit"),
+        pytest.param(
+            [run("a", created=minute(0), targets=["shop/a"], started=True), run("me", created=minute(1))],
+            "me",
+            2,
+            0,
+            None,
+            id="a-free-slot",
+        ),
+        pytest.param(
+            [run("a", created=minute(0), targets=["shop/a"], started=True), run("me", created=minute(1))],
+            "me",
+            1,
+            0,
+            1,
+            id="cluster-limit-reached-first-in-line",
+        ),
+        pytest.param(
+            [
+                run("a", created=minute(0), targets=["shop/a"], started=True),
+                run("b", created=minute(1), targets=["shop/b"]),
+                run("me", created=minute(2)),
+            ],
+            "me",
+            2,
+            0,
+            1,
+            id="an-earlier-waiting-run-takes-the-free-slot",
+        ),
+        pytest.param(
+            [
+                run("a", created=minute(0), targets=["shop/a"], started=True),
+                run("b", created=minute(1), targets=["shop/a"]),
+                run("me", created=minute(2), targets=["shop/c"]),
+            ],
+            "me",
+            2,
+            0,
+            None,
+            id="a-run-queued-on-its-target-takes-no-slot",
+        ),
+        pytest.param(
+            [
+                run("a", created=minute(0), targets=["shop/a"], started=True, finished=True),
+                run("me", created=minute(1)),
+            ],
+            "me",
+            1,
+            0,
+            None,
+            id="finished-runs-free-their-slot",
+        ),
+        pytest.param(
+            [
+                run("a", namespace="other", created=minute(0), targets=["other/a"], started=True),
+                run("me", created=minute(1)),
+            ],
+            "me",
+            0,
+            1,
+            None,
+            id="per-namespace-counts-only-its-namespace",
+        ),
+        pytest.param(
+            [
+                run("a", created=minute(0), targets=["shop/a"], started=True),
+                run("b", created=minute(1)),
+                run("me", created=minute(2)),
+            ],
+            "me",
+            5,
+            1,
+            2,
+            id="per-namespace-limit-position",
+        ),
+        pytest.param(
+            [run("me", created=minute(0), targets=["shop/a"], started=True)], "me", 1, 1, None, id="started-runs-run"
+        ),
+    ],
+)
+def test_the_limit_on_progressing_runs(
+    bodies: list[dict[str, Any]], me: str, limit: int, per_namespace: int, position: int | None
+) -> None:
+    wait = slots(*bodies).slot_wait("shop", me, limit=limit, per_namespace=per_namespace)
+    assert (wait.position if wait else None) == position
+    if wait is not None:
+        assert "waiting for a slot" in wait.reason
+
+
+def test_runs_waiting_for_a_slot_are_woken_when_one_ends() -> None:
+    waiting = run("w", created=minute(1))
+    waiting["status"] = {"phase": "Queued", "queueReason": "ProgressLimit", "queuePosition": 1}
+    queued = run("q", created=minute(1))
+    queued["status"] = {"phase": "Queued", "queueReason": "Target", "queuePosition": 1}
+    assert slots(waiting, queued).waiting_for_slots() == [("shop", "w")]
+
+
+def test_a_removed_run_says_what_was_known_of_it() -> None:
+    index = slots(run("a", targets=[WEB]))
+    gone = index.remove("shop", "a")
+    assert gone is not None and gone.targets == [WEB]
+    assert index.remove("shop", "a") is None
