@@ -8,8 +8,8 @@ from typing import Any, cast
 
 from kubernetes_asyncio import client
 
-from convoy.adapters.kube import api, call, create_once
-from convoy.adapters.owner import Owner
+from convoy.adapters.kube import api, call, create_once, get_or_none
+from convoy.adapters.owner import NotOurs, Owner
 from convoy.planner.actions import DeleteJob, EnsureJob
 from convoy.planner.cycle import label_value
 from convoy.planner.observed import JobResult
@@ -36,9 +36,17 @@ def job_body(owner: Owner, action: EnsureJob) -> dict[str, Any]:
 
 
 async def ensure_job(owner: Owner, action: EnsureJob) -> None:
+    """Create the step's Job once; a Job already under its name must be this run's (else NotOurs)."""
     batch = client.BatchV1Api(api())
     body = cast(client.V1Job, job_body(owner, action))  # the client serializes plain dicts as they are
-    await create_once("jobs", batch.create_namespaced_job(action.namespace, body))
+    if await create_once("jobs", batch.create_namespaced_job(action.namespace, body)):
+        return
+    found = await get_or_none("jobs", batch.read_namespaced_job(action.name, action.namespace))
+    if found is not None and not owner.owns(api().sanitize_for_serialization(found)):
+        raise NotOurs(
+            f"Job {action.namespace}/{action.name} already exists and was not created by this run: nothing was "
+            "run; delete that Job, or rename the step"
+        )
 
 
 async def delete_job(action: DeleteJob) -> None:
@@ -60,14 +68,15 @@ def to_result(job: dict[str, Any]) -> JobResult:
     return JobResult()
 
 
-def termination_messages(pods: list[dict[str, Any]]) -> dict[str, tuple[str, ...]]:
+def termination_messages(pods: list[dict[str, Any]], jobs: dict[str, str]) -> dict[str, tuple[str, ...]]:
     """Job name → the termination messages of its succeeded pod's containers, in the pod spec's container order
-    (the newest succeeded pod, should a retried Job have several). Pure."""
+    (the newest succeeded pod, should a retried Job have several), for pods owned by `jobs` (name → uid). Pure."""
     found: dict[str, tuple[str, tuple[str, ...]]] = {}
     for pod in pods:
         if (pod.get("status") or {}).get("phase") != "Succeeded":
             continue
-        owner = next((r["name"] for r in pod["metadata"].get("ownerReferences") or [] if r.get("kind") == "Job"), None)
+        refs = pod["metadata"].get("ownerReferences") or []
+        owner = next((r["name"] for r in refs if r.get("kind") == "Job" and jobs.get(r["name"]) == r.get("uid")), None)
         if owner is None:
             continue
         statuses = {s.get("name"): s for s in pod["status"].get("containerStatuses") or []}
@@ -81,19 +90,21 @@ def termination_messages(pods: list[dict[str, Any]]) -> dict[str, tuple[str, ...
     return {job: messages for job, (_, messages) in found.items()}
 
 
-async def observe(namespace: str, run: str) -> dict[str, JobResult]:
-    """The Jobs of a run, by name. A Job that succeeded comes with its pod's termination messages (its outputs),
-    read with one list of the run's pods, and only while a succeeded Job is there to read them for."""
+async def observe(owner: Owner) -> dict[str, JobResult]:
+    """The Jobs of a run, by name: only those it owns (by uid: a label or a name anyone may copy). A Job that
+    succeeded comes with its pod's termination messages (its outputs), read with one list of the run's pods, and
+    only while a succeeded Job is there to read them for."""
     batch = client.BatchV1Api(api())
-    selector = f"convoy.dev/run={label_value(run)}"
-    jobs = await call("list", "jobs", batch.list_namespaced_job(namespace, label_selector=selector))
-    raw = api().sanitize_for_serialization(jobs)
-    results = {item["metadata"]["name"]: to_result(item) for item in raw.get("items", [])}
+    selector = f"convoy.dev/run={label_value(owner.name)}"
+    listed = await call("list", "jobs", batch.list_namespaced_job(owner.namespace, label_selector=selector))
+    owned = [item for item in api().sanitize_for_serialization(listed).get("items", []) if owner.owns(item)]
+    results = {item["metadata"]["name"]: to_result(item) for item in owned}
     if not any(result.succeeded for result in results.values()):
         return results
     core = client.CoreV1Api(api())
-    pods = await call("list", "pods", core.list_namespaced_pod(namespace, label_selector=selector))
-    messages = termination_messages(api().sanitize_for_serialization(pods).get("items", []))
+    pods = await call("list", "pods", core.list_namespaced_pod(owner.namespace, label_selector=selector))
+    uids = {item["metadata"]["name"]: item["metadata"]["uid"] for item in owned}
+    messages = termination_messages(api().sanitize_for_serialization(pods).get("items", []), uids)
     return {
         name: replace(result, termination_messages=messages.get(name)) if result.succeeded else result
         for name, result in results.items()

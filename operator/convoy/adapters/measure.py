@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import math
 import operator
 import re
@@ -99,17 +100,25 @@ async def _http(check: HttpCheck, namespace: str) -> Measurement:
             return Measurement(Outcome.FAILURE, f"HTTP {response.status}, expected {check.expected_status}")
         if regex is None:
             return Measurement(Outcome.SUCCESS, f"HTTP {response.status}")
-        body = bytearray()
-        async for chunk in response.content.iter_chunked(_CHUNK):
-            body += chunk
-            if len(body) > BODY_LIMIT:
-                return Measurement(
-                    Outcome.FAILURE, f"HTTP {response.status}, body larger than 1 MiB: bodyPattern reads at most 1 MiB"
-                )
-        text = _decoded(bytes(body), response.charset)
+        body = await _bounded(response)
+        if body is None:
+            return Measurement(
+                Outcome.FAILURE, f"HTTP {response.status}, body larger than 1 MiB: bodyPattern reads at most 1 MiB"
+            )
+        text = _decoded(body, response.charset)
     if regex.search(text) is None:
         return Measurement(Outcome.FAILURE, f"HTTP {response.status}, body does not match {check.body_pattern!r}")
     return Measurement(Outcome.SUCCESS, f"HTTP {response.status}")
+
+
+async def _bounded(response: aiohttp.ClientResponse) -> bytes | None:
+    """The body, read in chunks up to 1 MiB; None when it is longer (the rest is never read, nor held)."""
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(_CHUNK):
+        body += chunk
+        if len(body) > BODY_LIMIT:
+            return None
+    return bytes(body)
 
 
 def _decoded(body: bytes, charset: str | None) -> str:
@@ -136,10 +145,16 @@ async def _prometheus(check: PrometheusCheck) -> Measurement:
         aiohttp.ClientSession(timeout=TIMEOUT) as session,
         session.get(url, params={"query": check.query}) as response,
     ):
-        payload = await response.json()
-    if payload.get("status") != "success":
-        return Measurement(Outcome.FAILURE, f"query failed: {payload.get('error', response.status)}")
-    return judge_result(payload["data"], check.success_condition)
+        body = await _bounded(response)
+    if body is None:
+        return Measurement(Outcome.FAILURE, f"HTTP {response.status}, answer larger than 1 MiB: not a query result")
+    try:
+        payload = json.loads(body)
+        if payload.get("status") != "success":
+            return Measurement(Outcome.FAILURE, f"query failed: {payload.get('error', response.status)}")
+        return judge_result(payload["data"], check.success_condition)
+    except (ValueError, TypeError, KeyError, AttributeError) as error:  # an address that is not Prometheus
+        return Measurement(Outcome.FAILURE, f"HTTP {response.status}: not a Prometheus query result ({error!r})")
 
 
 SERIES_NAMED = 3

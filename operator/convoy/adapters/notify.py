@@ -4,13 +4,16 @@ The message is sent first, and an Event recorded after it claims it as sent: a n
 was delivered by an earlier cycle and is not sent again. An operator that dies between the send and the claim
 (or the run's status write) sends it again on its next cycle, with the same `Idempotency-Key` header and
 `idempotencyKey` field, so the receiver can tell the repeat from a new notification. A webhook that fails is not
-claimed: the next cycle that plans the notification tries again. The webhook URL is read from its Secret at the
-moment of sending and never logged, put in an Event or written to a status.
+claimed, and a warning Event says so; the run goes on (a notification that could not be delivered is no reason to
+roll a deployment back), and only a cycle that plans the same notification again (after a crash before its status
+write) tries it again. The webhook URL is read from its Secret at the moment of sending and never logged, put in
+an Event or written to a status.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import logging
 
@@ -53,13 +56,16 @@ async def notify(owner: Owner, action: Notify) -> None:
 
 
 async def webhook_url(owner: Owner, webhook: SecretKeyRef) -> str | None:
-    """The webhook's URL from its Secret, None when the Secret or its key is missing."""
+    """The webhook's URL from its Secret, None when the Secret or its key is missing or is not text."""
     core = client.CoreV1Api(api())
     tenant = acting()  # the Secret lives beside the Workflow, whose ServiceAccount reads it
     home = tenant.namespace if tenant is not None else owner.namespace
     secret = await get_or_none("secrets", core.read_namespaced_secret(webhook.name, home))
     encoded = (secret.data or {}).get(webhook.key) if secret is not None else None
-    return None if encoded is None else base64.b64decode(encoded).decode().strip()
+    try:
+        return None if encoded is None else base64.b64decode(encoded).decode().strip()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
 
 
 async def _deliver(owner: Owner, action: Notify) -> bool:
@@ -71,7 +77,7 @@ async def _deliver(owner: Owner, action: Notify) -> bool:
             owner,
             f"{action.key}/missing",
             "NotificationFailed",
-            f"secret {action.webhook.name} has no key {action.webhook.key}",
+            f"secret {action.webhook.name} has no key {action.webhook.key} holding a URL as text",
             warning=True,
         )
         return False

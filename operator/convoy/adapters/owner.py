@@ -14,6 +14,11 @@ RUN = "convoy.dev/run"
 """Annotation (namespace/name) or label (name) naming the run that changed or owns an object."""
 
 
+class NotOurs(Exception):
+    """An object under a name the run would use (a snapshot, a Job) that the run did not create: trusting it
+    would let whoever made it choose what is restored or reported. The message says which and why."""
+
+
 @dataclass(frozen=True)
 class Owner:
     kind: str
@@ -32,3 +37,7 @@ class Owner:
     def label(self) -> str:
         """The run's name as a label value (hash-shortened past 63 characters)."""
         return label_value(self.name)
+
+    def owns(self, body: dict[str, Any]) -> bool:
+        """Whether the object carries this run's ownerReference (its uid, not just its name)."""
+        return any(ref.get("uid") == self.uid for ref in (body.get("metadata") or {}).get("ownerReferences") or [])

@@ -40,12 +40,6 @@ def load(path: Path) -> None:
     _key = key
 
 
-def use(key: bytes) -> None:
-    """Set the key directly (the operator loads it from a file; a process that has it another way uses this)."""
-    global _key
-    _key = key
-
-
 def seal(*parts: str) -> str:
     """The seal of `parts` (order matters; each part is length-prefixed so no two lists of parts collide)."""
     if _key is None:

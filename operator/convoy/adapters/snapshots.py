@@ -20,15 +20,11 @@ from kubernetes_asyncio import client
 
 from convoy.adapters import seals
 from convoy.adapters.kube import api, create_once, get_or_none
-from convoy.adapters.owner import RUN, Owner
+from convoy.adapters.owner import RUN, NotOurs, Owner
 from convoy.adapters.resources import Conflict
 
 SEAL = "convoy.dev/seal"
 """Annotation on a snapshot: seals.seal("snapshot", run uid, snapshot name, digest of its data)."""
-
-
-class UntrustedSnapshot(Exception):
-    """A ConfigMap under a snapshot's name that this run did not write; the message says which and why."""
 
 
 def digest(data: dict[str, str]) -> str:
@@ -66,7 +62,7 @@ def distrust(owner: Owner, configmap: dict[str, Any]) -> str | None:
 
 async def ensure(owner: Owner, namespace: str, name: str, data: dict[str, str]) -> None:
     """Save `data` as snapshot `name`, once: a snapshot of this run already there is kept as it is (a restart in
-    the middle of a deploy must not replace the original with the new version). Raises UntrustedSnapshot when
+    the middle of a deploy must not replace the original with the new version). Raises NotOurs when
     another ConfigMap holds the name."""
     existing = await read(namespace, name)
     if existing is None:
@@ -79,24 +75,24 @@ async def ensure(owner: Owner, namespace: str, name: str, data: dict[str, str]) 
 
 
 def check_ours(owner: Owner, configmap: dict[str, Any]) -> None:
-    """Raise UntrustedSnapshot unless `configmap`, found under a snapshot's name before a change, is this run's."""
+    """Raise NotOurs unless `configmap`, found under a snapshot's name before a change, is this run's."""
     why = distrust(owner, configmap)
     if why is not None:
         meta = configmap.get("metadata") or {}
-        raise UntrustedSnapshot(
+        raise NotOurs(
             f"ConfigMap {meta.get('namespace')}/{meta.get('name')} already exists and is not this run's snapshot "
             f"({why}): nothing was changed, since it could not be restored; delete that ConfigMap to deploy"
         )
 
 
 async def data_of(owner: Owner, namespace: str, name: str) -> dict[str, str] | None:
-    """What snapshot `name` saved, None when there is none; raises UntrustedSnapshot when it is not this run's."""
+    """What snapshot `name` saved, None when there is none; raises NotOurs when it is not this run's."""
     existing = await read(namespace, name)
     if existing is None:
         return None
     why = distrust(owner, existing)
     if why is not None:
-        raise UntrustedSnapshot(f"snapshot ConfigMap {namespace}/{name} is not trusted ({why}): nothing was restored")
+        raise NotOurs(f"snapshot ConfigMap {namespace}/{name} is not trusted ({why}): nothing was restored")
     return dict(existing.get("data") or {})
 
 

@@ -26,11 +26,19 @@ def _custom() -> client.CustomObjectsApi:
     return client.CustomObjectsApi(api())
 
 
+def stage_seal_parts(pipeline_run_uid: str, stage: str, meta: dict[str, Any]) -> tuple[str, ...]:
+    """What a stage seal covers: the PipelineRun, the stage, and where the run is and its name, so a seal copied
+    onto another run (another name, another namespace) is worth nothing."""
+    return ("stage", pipeline_run_uid, stage, str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+
+
 def created_for(body: dict[str, Any], pipeline_run: Owner, stage: str) -> bool:
     """Whether Convoy created this WorkflowRun for `stage` of `pipeline_run`: it carries the seal over the
     PipelineRun's uid and the stage, and, in the PipelineRun's namespace, the PipelineRun owns it."""
     meta = body["metadata"]
-    if not seals.valid((meta.get("annotations") or {}).get(STAGE_SEAL), "stage", pipeline_run.uid, stage):
+    if not seals.valid(
+        (meta.get("annotations") or {}).get(STAGE_SEAL), *stage_seal_parts(pipeline_run.uid, stage, meta)
+    ):
         return False
     if meta["namespace"] != pipeline_run.namespace:
         return True
@@ -42,7 +50,9 @@ async def ensure_stage_run(owner: Owner, action: CreateStageRun) -> str | None:
     next cycle, and adopts it only if it was created for it)."""
     body = copy.deepcopy(action.manifest)
     stage = body["spec"]["pipelineRunRef"]["stage"]
-    body["metadata"].setdefault("annotations", {})[STAGE_SEAL] = seals.seal("stage", owner.uid, stage)
+    body["metadata"].setdefault("annotations", {})[STAGE_SEAL] = seals.seal(
+        *stage_seal_parts(owner.uid, stage, body["metadata"])
+    )
     if action.owned:
         body["metadata"]["ownerReferences"] = [owner.reference()]
     namespace = body["metadata"]["namespace"]

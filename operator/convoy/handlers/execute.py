@@ -21,11 +21,10 @@ from convoy.adapters import (
     resources,
     seals,
     services,
-    snapshots,
     workloads,
 )
 from convoy.adapters.kube import ApiError, Tenant, acting, acting_as
-from convoy.adapters.owner import Owner
+from convoy.adapters.owner import NotOurs, Owner
 from convoy.adapters.routes import ROUTER
 from convoy.api.steps import ErrorKind
 from convoy.planner.actions import (
@@ -80,7 +79,7 @@ async def perform_or_refuse(
             raise
         log.warning("%s %s/%s: %s", owner.kind, owner.namespace, owner.name, refusal.message)
         return refusal
-    except snapshots.UntrustedSnapshot as untrusted:
+    except NotOurs as untrusted:
         # Someone else's ConfigMap holds the snapshot's name: reading it again will not make it the run's.
         log.warning("%s %s/%s: %s", owner.kind, owner.namespace, owner.name, untrusted)
         return Refusal(ErrorKind.CONFLICT, str(untrusted))

@@ -13,6 +13,7 @@ object that was triggered meanwhile.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -26,6 +27,12 @@ Reconcile = Callable[[Key], Awaitable[datetime | None]]
 RECONCILE_SECONDS = Histogram("convoy_reconcile_seconds", "Time one reconcile of an object takes.", ["kind"])
 RECONCILE_ERRORS = Counter("convoy_reconcile_errors", "Reconciles that failed and were retried later.", ["kind"])
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+def _own() -> contextvars.Context:
+    """An empty context for each reconcile and timer: none inherits the impersonation (adapters/kube.py) of the
+    code that triggered it."""
+    return contextvars.Context()
 
 
 class Scheduler:
@@ -63,14 +70,14 @@ class Scheduler:
 
     def _start(self, key: Key) -> None:
         if key not in self._workers:
-            self._workers[key] = asyncio.get_running_loop().create_task(self._work(key))
+            self._workers[key] = asyncio.get_running_loop().create_task(self._work(key), context=_own())
 
     def wake_at(self, key: Key, moment: datetime) -> None:
         delay = max(0.0, (moment - datetime.now(UTC)).total_seconds()) + 0.05
         old = self._timers.pop(key, None)
         if old is not None:
             old.cancel()
-        self._timers[key] = asyncio.get_running_loop().call_later(delay, self._fire, key)
+        self._timers[key] = asyncio.get_running_loop().call_later(delay, self._fire, key, context=_own())
 
     def forget(self, key: Key) -> None:
         """Drop the timer of `key` (it was reconciled with nothing to wait for, or deleted)."""
@@ -104,7 +111,7 @@ class Scheduler:
             self._failures[key] = failures + 1
             log.exception("reconcile of %s %s/%s failed; again in %.0fs", *key, delay)
             self.forget(key)
-            self._timers[key] = asyncio.get_running_loop().call_later(delay, self._fire, key)
+            self._timers[key] = asyncio.get_running_loop().call_later(delay, self._fire, key, context=_own())
             return
         self._failures.pop(key, None)
         if wake is not None:

@@ -156,7 +156,9 @@ async def observe(
         autoscalers=scalers,
         services=service_selectors,
         workloads=found,
-        jobs=await jobs.observe(identity.namespace, identity.name) if runs_jobs(rendered) else {},
+        jobs=await jobs.observe(Owner("WorkflowRun", identity.name, identity.namespace, uid))
+        if runs_jobs(rendered)
+        else {},
         queued_behind=queued_behind,
         slot_wait=slot_wait,
         others_in_flight=tuple(sorted(others)),
@@ -173,7 +175,13 @@ _NOT_A_STAGE = (
 )
 
 
-def acting_as(namespace: str, spec: WorkflowRunSpec, status: WorkflowRunStatus, workflow: object) -> Tenant:
+_CONTEXT_OF_A_STAGE = (
+    "only a pipeline's stage runs take a context (the Pipeline names it for its stage's jobs): remove it, or set "
+    "the context on the Pipeline's stage"
+)
+
+
+def tenant_of(namespace: str, spec: WorkflowRunSpec, status: WorkflowRunStatus, workflow: object) -> Tenant:
     """Whom the run's changes are made as: fixed in the status when it starts; before that, the ServiceAccount
     its Workflow names (or the operator's default) in the namespace the Workflow lives in (an inline workflow lives
     in the run's)."""
@@ -225,12 +233,12 @@ def runs_jobs(workflow: WorkflowSpec) -> bool:
 
 
 def _observed_deployments(workflow: WorkflowSpec, namespace: str, wanted: list[str]) -> list[str]:
-    manifests = (workflow.target.manifests or []) if workflow.target else []
-    extra = [
-        f"{m.get('metadata', {}).get('namespace') or namespace}/{m.get('metadata', {}).get('name')}"
-        for m in manifests
-        if m.get("kind") == "Deployment"
-    ]
+    """The targets, and the Deployments among a Basic workflow's manifests: in the target's namespace, where they
+    are applied whatever their own metadata says (adapters/manifests.py)."""
+    target = workflow.target
+    manifests = (target.manifests or []) if target else []
+    home = (target.namespace if target else None) or namespace
+    extra = [f"{home}/{m.get('metadata', {}).get('name')}" for m in manifests if m.get("kind") == "Deployment"]
     return list(dict.fromkeys([*wanted, *extra]))
 
 
@@ -267,7 +275,10 @@ async def _reconcile_once(body: dict[str, Any], index: RunIndex) -> datetime | N
     pipeline = context or ({}, {})
     if context is None:
         workflow = InvalidSpec([FieldError("spec.pipelineRunRef", _NOT_A_STAGE)])
-    tenant = acting_as(identity.namespace, spec, status, workflow)
+    elif spec.context is not None and spec.pipeline_run_ref is None and status.workflow_spec is None:
+        # A context puts a Secret into the Workflow's job pods: the Pipeline's owners choose it, not a run's creator.
+        workflow = InvalidSpec([FieldError("spec.context", _CONTEXT_OF_A_STAGE)])
+    tenant = tenant_of(identity.namespace, spec, status, workflow)
     if status.workflow_spec is None and isinstance(workflow, WorkflowSpec):
         workflow = await granted(identity, spec, workflow, status, pipeline)
     observed = await observe(identity, spec, workflow, status, index, pipeline, uid=owner.uid)
@@ -305,6 +316,11 @@ async def _reconcile_once(body: dict[str, Any], index: RunIndex) -> datetime | N
             break
         # refused steps fail, steps whose changes were made go on: plan again from the recorded status, record that
         observed = replace(observed, refused=dict(cycle.refused), confirmed=frozenset(cycle.performed))
+    else:
+        # The plans ran out with work left (measurements to plan with, a refusal or a change to record): no watch
+        # event may come for it (our own status write brings none), so the next cycle is now.
+        assert result is not None
+        return now
     assert result is not None
     wake_at = result.wake_at
     if any(isinstance(a, UNWATCHED) for a in cycle.done):  # no watch event will say when these took effect

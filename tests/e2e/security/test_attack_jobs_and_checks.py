@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from attacks import RUN_FINISHED, V1, Tenant, accepted, manifest, refused
 from harness import Operator, kubectl
-from test_workflowruns import failing_job, on_error, rolling
+from test_workflowruns import failing_job, on_error, passing_job, rolling
 from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -57,6 +57,25 @@ def test_an_inline_job_running_as_a_privileged_service_account_is_refused(convoy
     refused(result, "inline workflow", "create workflows")
     assert not victim.exists("workflowruns", "own")
     victim.assert_untouched(before)
+
+
+def test_a_run_cannot_put_a_secret_into_the_workflows_jobs_with_a_context(convoy: Operator, victim: Tenant) -> None:
+    # given prod's Workflow with a job step, a Secret in prod, and mallory holding the deploy role there
+    victim.apply(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db-admin"}, "stringData": {"PASSWORD": "s3cret"}},
+        manifest("Workflow", "migrate", {"type": "Build", "phases": [{"name": "work", "steps": [passing_job()]}]}),
+    )
+    victim.allow("mallory", "deploy", "view")
+    before = victim.snapshot()
+    # when she runs it with a context naming that Secret, so its keys would reach the job's environment
+    spec = {"workflowRef": {"name": "migrate"}, "context": {"secret": "db-admin"}, "decisions": []}
+    accepted(victim.create_as("mallory", manifest("WorkflowRun", "leak", spec)))
+    # then the run fails before any job runs: only a pipeline's stage runs take a context
+    status = victim.settle("leak")
+    assert status["phase"] == "Failed", status
+    assert "only a pipeline's stage runs take a context" in status["message"]
+    after = victim.snapshot()
+    assert (after.deployments, after.jobs) == (before.deployments, before.jobs), "a job ran, or a Deployment changed"
 
 
 # 15. http checks

@@ -9,10 +9,11 @@ import pytest
 from convoy.adapters.jobs import termination_messages
 
 
-def pod(job: str, phase: str, created: str, **messages: str) -> dict[str, Any]:
-    """A pod of `job` whose containers (in spec order) terminated with `messages`."""
+def pod(job: str, phase: str, created: str, uid: str = "", **messages: str) -> dict[str, Any]:
+    """A pod of `job` (uid `uid-<job>` unless given) whose containers (in spec order) terminated with `messages`."""
+    owner = {"kind": "Job", "name": job, "uid": uid or f"uid-{job}"}
     return {
-        "metadata": {"ownerReferences": [{"kind": "Job", "name": job}], "creationTimestamp": created},
+        "metadata": {"ownerReferences": [owner], "creationTimestamp": created},
         "spec": {"containers": [{"name": name} for name in messages]},
         "status": {
             "phase": phase,
@@ -52,7 +53,10 @@ def pod(job: str, phase: str, created: str, **messages: str) -> dict[str, Any]:
             {"build-1": ("",)},
             id="no-container-statuses",
         ),
+        pytest.param(
+            [pod("build-1", "Succeeded", "t9", uid="planted", builder="image=evil")], {}, id="a-job-of-that-name-not-ours"
+        ),
     ],
 )  # fmt: skip
 def test_termination_messages(pods: list[dict[str, Any]], expected: dict[str, tuple[str, ...]]) -> None:
-    assert termination_messages(pods) == expected
+    assert termination_messages(pods, {"build-1": "uid-build-1", "x": "uid-x"}) == expected

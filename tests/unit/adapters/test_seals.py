@@ -6,13 +6,14 @@ import stat
 from pathlib import Path
 
 import pytest
+from sealing import use_key
 
 from convoy.adapters import seals
 
 
 @pytest.fixture(autouse=True)
 def key() -> None:
-    seals.use(b"k" * 32)
+    use_key(b"k" * 32)
 
 
 @pytest.mark.parametrize(
@@ -37,7 +38,7 @@ def test_no_seal_or_a_made_up_one_is_invalid(mark: str | None) -> None:
 
 def test_another_key_makes_other_seals() -> None:
     mark = seals.seal("barrier", "uid-1", "meet", "failed")
-    seals.use(b"x" * 32)
+    use_key(b"x" * 32)
     assert not seals.valid(mark, "barrier", "uid-1", "meet", "failed")
 
 
@@ -46,7 +47,7 @@ def test_the_key_file_is_made_once_private_and_then_shared(tmp_path: Path) -> No
     seals.load(path)
     first = seals.seal("x")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    seals.use(b"y" * 32)
+    use_key(b"y" * 32)
     seals.load(path)  # a second replica (or a restart) reads the same key
     assert seals.seal("x") == first
     assert [p.name for p in path.parent.iterdir()] == ["seal.key"]

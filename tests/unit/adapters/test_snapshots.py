@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sealing import use_key
 
 from convoy.adapters import seals, snapshots, workloads
 from convoy.adapters.kube import Tenant
-from convoy.adapters.owner import Owner
+from convoy.adapters.owner import NotOurs, Owner
 from convoy.api.steps import ErrorKind
 from convoy.handlers.execute import perform_or_refuse
 from convoy.planner.actions import RestoreSnapshot
@@ -25,12 +26,12 @@ FORGED = {"deployment": "web", "template": '{"spec": {"containers": [{"image": "
 
 
 KEY = b"k" * 32
-seals.use(KEY)  # the parameter tables below are sealed when the module is imported
+use_key(KEY)  # the parameter tables below are sealed when the module is imported
 
 
 @pytest.fixture(autouse=True)
 def key() -> Iterator[None]:
-    seals.use(KEY)  # whatever key another test left
+    use_key(KEY)  # whatever key another test left
     yield
 
 
@@ -158,7 +159,7 @@ async def test_saving_a_snapshot(configmaps: FakeConfigMaps, created: bool, erro
     if error is None:
         await snapshots.ensure(RUN, "shop", NAME, DATA)
     else:
-        with pytest.raises(snapshots.UntrustedSnapshot) as raised:
+        with pytest.raises(NotOurs) as raised:
             await snapshots.ensure(RUN, "shop", NAME, DATA)
         assert str(raised.value) == error
     assert configmaps.created == ([ours()] if created else [])
@@ -178,7 +179,7 @@ async def test_reading_a_snapshot(configmaps: FakeConfigMaps, error: str | None)
     if error is None:
         assert await snapshots.data_of(RUN, "shop", NAME) == DATA
         return
-    with pytest.raises(snapshots.UntrustedSnapshot) as raised:
+    with pytest.raises(NotOurs) as raised:
         await snapshots.data_of(RUN, "shop", NAME)
     assert str(raised.value) == error
 

@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 from kubernetes_asyncio.client.exceptions import ApiException
+from sealing import use_key
 
 from convoy.adapters import seals, stage_runs
 from convoy.adapters.owner import Owner
 from convoy.planner.stages import CreateStageRun
 
-seals.use(b"k" * 32)  # the parameter tables below are sealed when the module is imported
+use_key(b"k" * 32)  # the parameter tables below are sealed when the module is imported
 PIPELINE_RUN = Owner("PipelineRun", "rel-1", "shop", "uid-pr")
 OWNED = [PIPELINE_RUN.reference()]
 
@@ -25,19 +26,31 @@ def body(
     return {"metadata": meta, "spec": {"pipelineRunRef": {"name": "rel-1", "namespace": "shop", "stage": "deploy"}}}
 
 
-SEAL = seals.seal("stage", "uid-pr", "deploy")
+def seal_for(
+    stage: str = "deploy", pipeline_run: str = "uid-pr", namespace: str = "shop", name: str = "rel-1-deploy"
+) -> str:
+    return seals.seal("stage", pipeline_run, stage, namespace, name)
+
+
+SEAL = seal_for()
 
 
 @pytest.mark.parametrize(
     ("run", "ours"),
     [
         pytest.param(body(seal=SEAL, owners=OWNED), True, id="sealed-and-owned"),
-        pytest.param(body("prod", seal=SEAL), True, id="sealed-in-another-namespace"),
+        pytest.param(body("prod", seal=seal_for(namespace="prod")), True, id="sealed-in-another-namespace"),
+        pytest.param(body("prod", seal=SEAL), False, id="attack-seal-copied-from-another-namespace"),
+        pytest.param(
+            {**body("prod", seal=seal_for(namespace="prod")), "metadata": {**body("prod", seal=seal_for(namespace="prod"))["metadata"], "name": "copy"}},
+            False,
+            id="attack-seal-copied-onto-another-name",
+        ),
         pytest.param(body(owners=OWNED), False, id="attack-owner-reference-without-seal"),
         pytest.param(body(seal=SEAL), False, id="sealed-but-not-owned-in-the-same-namespace"),
         pytest.param(body("prod"), False, id="attack-pre-created-in-another-namespace"),
-        pytest.param(body("prod", seal=seals.seal("stage", "uid-pr", "build")), False, id="attack-seal-of-another-stage"),
-        pytest.param(body("prod", seal=seals.seal("stage", "uid-other", "deploy")), False, id="attack-seal-of-another-pipeline-run"),
+        pytest.param(body("prod", seal=seal_for("build", namespace="prod")), False, id="attack-seal-of-another-stage"),
+        pytest.param(body("prod", seal=seal_for(pipeline_run="uid-other", namespace="prod")), False, id="attack-seal-of-another-pipeline-run"),
         pytest.param(body("prod", seal="0" * 40), False, id="attack-forged-seal"),
     ],
 )  # fmt: skip

@@ -8,8 +8,9 @@ import copy
 from typing import Any
 
 import pytest
+from sealing import use_key
 
-from convoy.adapters import access, seals
+from convoy.adapters import access
 from convoy.handlers.admission import (
     ADMITTED_AT,
     ADMITTED_AT_SEAL,
@@ -278,7 +279,7 @@ def test_provenance_trusts_only_what_admission_sealed(tamper: Any, sealed: set[i
 
 def test_seals_depend_on_the_key() -> None:
     run = appended("WorkflowRun", stored("WorkflowRun"), ALICE, {"action": "Approve"})
-    seals.use(b"another key, another installation")
+    use_key(b"another key, another installation")
     assert provenance("WorkflowRun", run).sealed == frozenset()
     assert provenance("WorkflowRun", run).creator is None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sealing import use_key
 
 from convoy.adapters import events, resources, seals
 from convoy.adapters.owner import Owner
@@ -21,7 +22,7 @@ from convoy.planner.observed import BarrierView
 
 Obj = dict[str, Any]
 KEY = "barrier.convoy.dev/meet"
-seals.use(b"k" * 32)  # the parameter tables below are sealed when the module is imported
+use_key(b"k" * 32)  # the parameter tables below are sealed when the module is imported
 
 
 def sealed(uid: str, state: str, barrier: str = "meet") -> str:
