@@ -31,7 +31,7 @@ from convoy.handlers import (
     triggers,
     workflowruns,
 )
-from convoy.handlers.runtime import DEPLOYMENTS, INDEX, OWN_WRITES, SCHEDULER
+from convoy.handlers.runtime import DEPLOYMENTS, INDEX, OWN_WRITES, RUNS, SCHEDULER
 from convoy.handlers.scheduler import Key
 from convoy.planner.history import expires_at
 from convoy.planner.rollbacks import ANNOTATION as ROLLBACK_ANNOTATION
@@ -109,12 +109,17 @@ async def run_event(type: str, body: kopf.Body, **_: Any) -> None:
     pipelineruns.family_event(body, deleted=type == "DELETED")
     if type == "DELETED":
         gone = INDEX.remove(meta["namespace"], meta["name"])
+        RUNS.pop((meta["namespace"], meta["name"]), None)
         SCHEDULER.forget(("workflowruns", meta["namespace"], meta["name"]))
         SCHEDULER.forget(("expiries", meta["namespace"], meta["name"]))
         _wake_waiting(body, gone.targets if gone is not None else None)
         return
     raw = dict(body)
     INDEX.observe(raw)
+    if (raw.get("status") or {}).get("result"):
+        RUNS.pop((meta["namespace"], meta["name"]), None)  # finished: nothing left to reconcile from it
+    else:
+        RUNS[(meta["namespace"], meta["name"])] = raw
     if OWN_WRITES.pop((meta["namespace"], meta["name"]), None) != meta.get("resourceVersion"):
         SCHEDULER.trigger(("workflowruns", meta["namespace"], meta["name"]))  # else: our own write, planned already
     if (raw.get("status") or {}).get("result"):

@@ -31,7 +31,7 @@ from convoy.handlers import admission, config, definitions, metrics
 from convoy.handlers.barriers import observe_barriers
 from convoy.handlers.execute import perform_or_refuse
 from convoy.handlers.index import RunIndex
-from convoy.handlers.runtime import DEPLOYMENTS, OWN_WRITES
+from convoy.handlers.runtime import DEPLOYMENTS, OWN_WRITES, RUNS
 from convoy.planner.actions import BEFORE_INTENT, Action, PointService, SetRouteWeights
 from convoy.planner.bluegreen import color_names
 from convoy.planner.canary import canary_name
@@ -135,7 +135,9 @@ async def observe(
             if seen is not None:
                 routes[f"{home}/{route.http_route}"] = seen
     scalers: dict[str, tuple[Autoscaler, ...]] = {}
-    if rendered.type is WorkflowType.CANARY:  # the HPA a canary carries through its phases (planner/canary.py)
+    # The HPA a canary carries through its phases (planner/canary.py): looked for until the first step sized the
+    # service, then followed only when one was found.
+    if rendered.type is WorkflowType.CANARY and (status.canary is None or status.autoscaler is not None):
         for namespace in dict.fromkeys(t.split("/", 1)[0] for t in wanted):
             names = [t.split("/", 1)[1] for t in wanted if t.startswith(f"{namespace}/")]
             scalers.update(await autoscalers.observe(namespace, names))
@@ -243,8 +245,10 @@ def _observed_deployments(workflow: WorkflowSpec, namespace: str, wanted: list[s
 
 
 async def reconcile(namespace: str, name: str, index: RunIndex) -> datetime | None:
+    """Reconcile the run from its last watched version; after a conflict, from a fresh read."""
+    body = RUNS.get((namespace, name))
     for _ in range(MAX_CONFLICTS):
-        body = await resources.read(PLURAL, namespace, name)
+        body = body or await resources.read(PLURAL, namespace, name)
         if body is None:
             index.remove(namespace, name)
             return None
@@ -252,6 +256,7 @@ async def reconcile(namespace: str, name: str, index: RunIndex) -> datetime | No
             return await _reconcile_once(body, index)
         except resources.Conflict:
             log.info("workflowrun %s/%s changed while reconciling; planning again", namespace, name)
+            body = None
     return datetime.now(UTC)
 
 
@@ -361,7 +366,10 @@ async def _record(body: dict[str, Any], result: Plan, previous: WorkflowRunStatu
     if wire == body.get("status"):
         return body
     updated = await resources.replace_status(PLURAL, body, wire)
-    OWN_WRITES[(updated["metadata"]["namespace"], updated["metadata"]["name"])] = updated["metadata"]["resourceVersion"]
+    key = (updated["metadata"]["namespace"], updated["metadata"]["name"])
+    OWN_WRITES[key] = updated["metadata"]["resourceVersion"]
+    if key in RUNS:
+        RUNS[key] = updated
     index.observe(updated)
     metrics.observe_write(previous, result.status)
     return updated
