@@ -8,13 +8,15 @@ CLUSTER := hack/devcluster
 # When KUBECONFIG names a cluster the tests and the demo use it; otherwise they bring up the local one.
 OWN_CLUSTER := $(if $(KUBECONFIG),,1)
 
-.PHONY: help venv lint typecheck crds crds-check unit e2e test demo cluster-up cluster-down bench clean
+.PHONY: help venv lint typecheck crds crds-check unit e2e test demo cluster-up cluster-down bench bench-compare bench-scale clean
 
 help:
 	@echo "make demo          local cluster (unless KUBECONFIG is set) + CRDs + operator + an example run"
 	@echo "make test          venv, lint, type checks, CRD drift, unit tests, e2e tests on the local cluster"
 	@echo "make crds          regenerate crds/ and the chart's CRDs from the pydantic models"
 	@echo "make cluster-up    start the local control plane (hack/devcluster up); cluster-down stops it"
+	@echo "make bench-compare Convoy against Argo Rollouts on the same canary (docs/benchmarks.md; not part of test)"
+	@echo "make bench-scale   the operator with 10,000 Workflows and 1,000 active runs (docs/benchmarks.md)"
 
 $(BIN)/python: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +68,24 @@ demo: venv
 
 bench: venv
 	$(BIN)/python hack/bench.py
+
+# Benchmarks on the local cluster (or KUBECONFIG's), not part of `make test`; see docs/benchmarks.md.
+# Quick runs: make bench-compare BENCH_N=1,5 BENCH_REPEATS=1; make bench-scale BENCH_WORKFLOWS=1000 BENCH_ACTIVE=100
+BENCH_N ?= 1,20,100
+BENCH_REPEATS ?= 3
+BENCH_WORKFLOWS ?= 10000
+BENCH_ACTIVE ?= 1000
+BENCH_ARGS ?=
+BENCH_ENV = if [ -n "$(OWN_CLUSTER)" ]; then $(CLUSTER) up >/dev/null; eval "$$($(CLUSTER) env)"; \
+	  else export PATH="$$(hack/build-tools.sh | tail -n1):$$PATH"; fi; export PATH="$(CURDIR)/$(BIN):$$PATH"
+
+bench-compare: venv
+	@$(BENCH_ENV); argo=$$(hack/build-argo.sh); \
+	  $(BIN)/python hack/bench/compare.py --argo-bin "$$(sed -n 1p <<<"$$argo")" --argo-src "$$(sed -n 2p <<<"$$argo")" \
+	    --n $(BENCH_N) --repeats $(BENCH_REPEATS) $(BENCH_ARGS)
+
+bench-scale: venv
+	@$(BENCH_ENV); $(BIN)/python hack/bench/scale.py --workflows $(BENCH_WORKFLOWS) --active $(BENCH_ACTIVE) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
