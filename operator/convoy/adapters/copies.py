@@ -18,7 +18,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from convoy.adapters.kube import api, call, create_once
 from convoy.adapters.owner import APPLIED, RUN, Owner
-from convoy.adapters.workloads import read_deployment
+from convoy.adapters.workloads import fulfils, read_deployment
 from convoy.planner.actions import DeleteDeployment, EnsureCopy, ScaleDeployment
 
 
@@ -58,15 +58,10 @@ async def ensure_copy(owner: Owner, action: EnsureCopy) -> None:
             body = cast(client.V1Deployment, copy_body(owner, action, source))
             await create_once("deployments", apps.create_namespaced_deployment(action.namespace, body))
         return
+    if fulfils(current, action):
+        return
     containers = current["spec"]["template"]["spec"]["containers"]
     target = next((c for c in containers if c["name"] == action.container), containers[0])
-    marks = current["metadata"].get("annotations") or {}
-    if (current["spec"].get("replicas"), target["image"], marks.get(APPLIED)) == (
-        action.replicas,
-        action.image,
-        action.key,
-    ):
-        return
     patch = {
         "metadata": {"annotations": {APPLIED: action.key, RUN: f"{owner.namespace}/{owner.name}"}},
         "spec": {
@@ -79,7 +74,7 @@ async def ensure_copy(owner: Owner, action: EnsureCopy) -> None:
 
 async def scale(owner: Owner, action: ScaleDeployment) -> None:
     current = await read_deployment(action.namespace, action.name)
-    if current is None or current["spec"].get("replicas") == action.replicas:
+    if current is None or fulfils(current, action):
         return
     apps = client.AppsV1Api(api())
     marks = {"metadata": {"annotations": {RUN: f"{owner.namespace}/{owner.name}"}}}

@@ -19,7 +19,7 @@ from convoy.adapters import snapshots
 from convoy.adapters.kube import api, call, get_or_none
 from convoy.adapters.manifests import restore_manifests
 from convoy.adapters.owner import APPLIED, RUN, Owner
-from convoy.planner.actions import RestoreSnapshot, SetImage, SetPaused
+from convoy.planner.actions import EnsureCopy, RestoreSnapshot, ScaleDeployment, SetImage, SetPaused
 from convoy.planner.observed import Workload
 
 TEMPLATE_HASH = "convoy.dev/template-hash"
@@ -62,6 +62,20 @@ def to_workload(obj: dict[str, Any], container: str | None) -> Workload:
     )
 
 
+def fulfils(body: dict[str, Any], action: SetImage | EnsureCopy | ScaleDeployment | SetPaused) -> bool:
+    """Whether the Deployment `body` already is what `action` asks for, so performing it would change nothing: the
+    one check the adapters make after a read and the Deployment cache makes without one. Pure."""
+    spec = body.get("spec") or {}
+    match action:
+        case ScaleDeployment():
+            return spec.get("replicas") == action.replicas
+        case SetPaused():
+            return bool(spec.get("paused")) is action.paused
+        case _:
+            seen = to_workload(body, action.container)
+            return (seen.image, seen.applied) == (action.image, action.key) and action.replicas in (None, seen.replicas)
+
+
 async def read_deployment(namespace: str, name: str) -> dict[str, Any] | None:
     apps = client.AppsV1Api(api())
     obj = await get_or_none("deployments", apps.read_namespaced_deployment(name, namespace))
@@ -88,8 +102,7 @@ async def set_image(owner: Owner, action: SetImage) -> None:
     if deployment is None:
         return  # the planner sees it missing and fails the step with a message
     await _ensure_snapshot(owner, action.namespace, action.snapshot, deployment)
-    current = to_workload(deployment, action.container)
-    if (current.image, current.applied) == (action.image, action.key) and action.replicas in (None, current.replicas):
+    if fulfils(deployment, action):
         return
     target = _container(deployment["spec"]["template"], action.container)
     if target is None:
@@ -141,7 +154,7 @@ async def restore_snapshot(owner: Owner, action: RestoreSnapshot) -> None:
 
 async def set_paused(owner: Owner, action: SetPaused) -> None:
     current = await read_deployment(action.namespace, action.name)
-    if current is None or bool(current["spec"].get("paused")) == action.paused:
+    if current is None or fulfils(current, action):
         return
     patch = {"metadata": {"annotations": {RUN: f"{owner.namespace}/{owner.name}"}}, "spec": {"paused": action.paused}}
     apps = client.AppsV1Api(api())

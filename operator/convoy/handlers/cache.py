@@ -46,23 +46,8 @@ class DeploymentCache:
     def satisfied(self, action: Action) -> bool:
         """Whether the Deployment, as last seen, already is what `action` asks for, so performing it would only read
         it again (a step waiting for a rollout asks for the same change on every cycle). Unknown: not satisfied."""
-        match action:
-            case SetImage():
-                body = self._bodies.get((action.namespace, action.deployment))
-                wanted = (action.image, action.key, action.replicas)
-            case EnsureCopy():
-                body = self._bodies.get((action.namespace, action.name))
-                wanted = (action.image, action.key, action.replicas)
-            case ScaleDeployment():
-                body = self._bodies.get((action.namespace, action.name))
-                return body is not None and body["spec"].get("replicas") == action.replicas
-            case SetPaused():
-                body = self._bodies.get((action.namespace, action.name))
-                return body is not None and bool(body["spec"].get("paused")) is action.paused
-            case _:
-                return False
-        if body is None:
+        if not isinstance(action, SetImage | EnsureCopy | ScaleDeployment | SetPaused):
             return False
-        seen = workloads.to_workload(body, action.container)
-        image, key, replicas = wanted
-        return (seen.image, seen.applied) == (image, key) and replicas in (None, seen.replicas)
+        name = action.deployment if isinstance(action, SetImage) else action.name
+        body = self._bodies.get((action.namespace, name))
+        return body is not None and workloads.fulfils(body, action)
