@@ -68,7 +68,7 @@ class RunIndex:
             finished=bool(status.get("result")),
             targets=targets,
             admitted=admitted("WorkflowRun", body),
-            started=bool(status.get("startedAt")),
+            started=bool(status.get("startedAt")) or bool(known and known.started),  # an older event cannot un-start it
             queued=status.get("phase") == "Queued",
             waits_for_slot=status.get("queueReason") == "ProgressLimit" and not status.get("result"),
             workflow=(spec.get("workflowRef") or {}).get("name") or "",
@@ -86,6 +86,17 @@ class RunIndex:
 
     def _count_queued(self) -> None:
         QUEUED.set(sum(e.queued and not e.finished for e in self.entries.values()))
+
+    def claim(self, namespace: str, name: str, targets: list[str], *, exclusive: bool = True) -> tuple[str, ...]:
+        """Start a run on `targets`, unless it queues (`exclusive`: the Queue policy) and another run took one of
+        them since the run was observed: the runs it must wait for then, else () and the run counts as started from
+        now on. Called between a plan that starts the run and the status write that records it, with no await in
+        between, so of two runs planned at the same time only the first to get here starts."""
+        ahead = self.ahead_of(namespace, name, targets) if exclusive else ()
+        entry = self.entries.get((namespace, name))
+        if not ahead and entry is not None:
+            entry.targets, entry.started = targets, True
+        return ahead
 
     def set_targets(self, namespace: str, name: str, targets: list[str]) -> None:
         entry = self.entries.get((namespace, name))

@@ -25,7 +25,7 @@ from convoy.adapters.kube import Tenant
 from convoy.adapters.owner import Owner
 from convoy.adapters.routes import ROUTER
 from convoy.api.validation import FieldError, InvalidSpec, parse_spec
-from convoy.api.workflow import WorkflowSpec, WorkflowType
+from convoy.api.workflow import ConcurrencyPolicy, WorkflowSpec, WorkflowType
 from convoy.api.workflowrun import WorkflowRunSpec, WorkflowRunStatus
 from convoy.handlers import admission, config, definitions, metrics
 from convoy.handlers.barriers import observe_barriers
@@ -302,7 +302,12 @@ async def _reconcile_once(body: dict[str, Any], index: RunIndex) -> datetime | N
             pipeline_variables=pipeline[0],
             stage_outputs=pipeline[1],
         )
-        if result.status.started_at is not None and result.status.acting_as is None:
+        if result.status.started_at is not None and planned_from.started_at is None:
+            queues = (result.status.workflow_spec or {}).get("concurrency", {}).get("policy") != ConcurrencyPolicy.ALLOW
+            ahead = index.claim(identity.namespace, identity.name, result.status.targets, exclusive=queues)
+            if ahead:  # another run of a target started while this one was being observed: it queues instead
+                observed = replace(observed, queued_behind=ahead)
+                continue
             result.status.acting_as = tenant.username
         known = len(cycle.refused)
         # Reads and deliveries first: the plan is made again with what they return, and a crash before the

@@ -326,3 +326,32 @@ def test_a_removed_run_says_what_was_known_of_it() -> None:
     gone = index.remove("shop", "a")
     assert gone is not None and gone.targets == [WEB]
     assert index.remove("shop", "a") is None
+
+
+@pytest.mark.parametrize(
+    ("exclusive", "second"),
+    [
+        pytest.param(True, ("shop/a",), id="queue-policy-the-second-waits"),
+        pytest.param(False, (), id="allow-policy-both-start"),
+    ],
+)
+def test_of_two_runs_planned_at_once_only_the_first_to_claim_starts(exclusive: bool, second: tuple[str, ...]) -> None:
+    # given two runs of one target, neither started, their targets not yet known to each other
+    index = RunIndex()
+    index.observe(run("a", created=LATE))
+    index.observe(run("b", created=EARLY))
+    assert index.ahead_of("shop", "a", [WEB]) == index.ahead_of("shop", "b", [WEB]) == ()
+    # when both were planned to start, and a claims the target first
+    first = index.claim("shop", "a", [WEB], exclusive=exclusive)
+    # then a starts, and b waits for it (unless the workflow allows runs side by side)
+    assert first == ()
+    assert index.claim("shop", "b", [WEB], exclusive=exclusive) == second
+
+
+def test_an_older_event_of_a_claimed_run_does_not_unstart_it() -> None:
+    index = RunIndex()
+    index.observe(run("a"))
+    assert index.claim("shop", "a", [WEB]) == ()
+    index.observe(run("a"))  # the watch brings the version from before its status write
+    index.observe(run("b", created=LATE, targets=[WEB]))
+    assert index.ahead_of("shop", "b", [WEB]) == ("shop/a",)
