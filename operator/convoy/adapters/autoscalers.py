@@ -12,7 +12,7 @@ from typing import Any
 
 from kubernetes_asyncio import client
 
-from convoy.adapters.kube import api, call
+from convoy.adapters.kube import FIELD_MANAGER, api, call
 from convoy.adapters.owner import RUN, Owner
 from convoy.planner.actions import SetAutoscalerBounds
 from convoy.planner.observed import Autoscaler
@@ -80,5 +80,7 @@ def bounds_patch(owner: Owner, action: SetAutoscalerBounds) -> dict[str, Any]:
 async def set_bounds(owner: Owner, action: SetAutoscalerBounds) -> None:
     autoscaling = client.AutoscalingV2Api(api())
     patch = bounds_patch(owner, action)
-    request = autoscaling.patch_namespaced_horizontal_pod_autoscaler(action.name, action.namespace, patch)
+    request = autoscaling.patch_namespaced_horizontal_pod_autoscaler(
+        action.name, action.namespace, patch, field_manager=FIELD_MANAGER
+    )
     await call("patch", "horizontalpodautoscalers", request)

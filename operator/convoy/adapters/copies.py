@@ -16,7 +16,7 @@ from typing import Any, cast
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from convoy.adapters.kube import api, call, create_once
+from convoy.adapters.kube import FIELD_MANAGER, api, call, create_once
 from convoy.adapters.owner import APPLIED, RUN, Owner
 from convoy.adapters.workloads import fulfils, read_deployment
 from convoy.planner.actions import DeleteDeployment, EnsureCopy, ScaleDeployment
@@ -56,7 +56,9 @@ async def ensure_copy(owner: Owner, action: EnsureCopy) -> None:
         source = await read_deployment(action.namespace, action.source)
         if source is not None:
             body = cast(client.V1Deployment, copy_body(owner, action, source))
-            await create_once("deployments", apps.create_namespaced_deployment(action.namespace, body))
+            await create_once(
+                "deployments", apps.create_namespaced_deployment(action.namespace, body, field_manager=FIELD_MANAGER)
+            )
         return
     if fulfils(current, action):
         return
@@ -69,7 +71,11 @@ async def ensure_copy(owner: Owner, action: EnsureCopy) -> None:
             "template": {"spec": {"containers": [{"name": target["name"], "image": action.image}]}},
         },
     }
-    await call("patch", "deployments", apps.patch_namespaced_deployment(action.name, action.namespace, patch))
+    await call(
+        "patch",
+        "deployments",
+        apps.patch_namespaced_deployment(action.name, action.namespace, patch, field_manager=FIELD_MANAGER),
+    )
 
 
 async def scale(owner: Owner, action: ScaleDeployment) -> None:
@@ -79,7 +85,11 @@ async def scale(owner: Owner, action: ScaleDeployment) -> None:
     apps = client.AppsV1Api(api())
     marks = {"metadata": {"annotations": {RUN: f"{owner.namespace}/{owner.name}"}}}
     patch = {**marks, "spec": {"replicas": action.replicas}}
-    await call("patch", "deployments", apps.patch_namespaced_deployment(action.name, action.namespace, patch))
+    await call(
+        "patch",
+        "deployments",
+        apps.patch_namespaced_deployment(action.name, action.namespace, patch, field_manager=FIELD_MANAGER),
+    )
 
 
 async def delete(action: DeleteDeployment) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from kubernetes_asyncio import client
 
-from convoy.adapters.kube import create_once, own_api
+from convoy.adapters.kube import FIELD_MANAGER, create_once, own_api
 from convoy.adapters.owner import Owner
 
 
@@ -39,4 +39,7 @@ async def record_event(owner: Owner, key: str, reason: str, message: str, *, war
         last_timestamp=now,
         count=1,
     )
-    return await create_once("events", client.CoreV1Api(own_api()).create_namespaced_event(owner.namespace, body))
+    return await create_once(
+        "events",
+        client.CoreV1Api(own_api()).create_namespaced_event(owner.namespace, body, field_manager=FIELD_MANAGER),
+    )

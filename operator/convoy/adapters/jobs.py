@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from kubernetes_asyncio import client
 
-from convoy.adapters.kube import api, call, create_once, get_or_none
+from convoy.adapters.kube import FIELD_MANAGER, api, call, create_once, get_or_none
 from convoy.adapters.owner import NotOurs, Owner
 from convoy.planner.actions import DeleteJob, EnsureJob
 from convoy.planner.cycle import label_value
@@ -39,7 +39,7 @@ async def ensure_job(owner: Owner, action: EnsureJob) -> None:
     """Create the step's Job once; a Job already under its name must be this run's (else NotOurs)."""
     batch = client.BatchV1Api(api())
     body = cast(client.V1Job, job_body(owner, action))  # the client serializes plain dicts as they are
-    if await create_once("jobs", batch.create_namespaced_job(action.namespace, body)):
+    if await create_once("jobs", batch.create_namespaced_job(action.namespace, body, field_manager=FIELD_MANAGER)):
         return
     found = await get_or_none("jobs", batch.read_namespaced_job(action.name, action.namespace))
     if found is not None and not owner.owns(api().sanitize_for_serialization(found)):

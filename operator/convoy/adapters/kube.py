@@ -27,6 +27,9 @@ API_CALLS = Counter(
     "convoy_api_calls_total", "Kubernetes API calls made by the operator.", ["verb", "resource", "code"]
 )
 
+# The name every write of the operator carries, so managedFields (and GitOps tools reading them) tell Convoy's
+# fields from git's.
+FIELD_MANAGER = "convoy"
 _api: client.ApiClient | None = None
 _tenant_apis: dict[str, client.ApiClient] = {}
 

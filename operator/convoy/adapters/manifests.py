@@ -14,11 +14,10 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.dynamic import DynamicClient
 
 from convoy.adapters import snapshots
-from convoy.adapters.kube import ApiError, acting, api, call
+from convoy.adapters.kube import FIELD_MANAGER, ApiError, acting, api, call
 from convoy.adapters.owner import APPLIED, RUN, Owner
 from convoy.planner.actions import ApplyManifests, RestoreSnapshot
 
-FIELD_MANAGER = "convoy"
 _SERVER_FIELDS = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink")
 _dynamic: dict[str, DynamicClient] = {}
 

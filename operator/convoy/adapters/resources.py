@@ -7,7 +7,7 @@ from typing import Any
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from convoy.adapters.kube import api, call, get_or_none
+from convoy.adapters.kube import FIELD_MANAGER, api, call, get_or_none
 from convoy.api.common import GROUP, VERSION
 
 
@@ -78,7 +78,7 @@ async def replace_status(plural: str, obj: dict[str, Any], status: dict[str, Any
             "patch",
             f"{plural}/status",
             _custom().patch_namespaced_custom_object_status(
-                GROUP, VERSION, meta["namespace"], plural, meta["name"], ops
+                GROUP, VERSION, meta["namespace"], plural, meta["name"], ops, field_manager=FIELD_MANAGER
             ),
         )
     except ApiException as error:
@@ -103,7 +103,11 @@ async def annotate(plural: str, namespace: str, name: str, annotations: dict[str
         ]
         try:
             await call(
-                "patch", plural, _custom().patch_namespaced_custom_object(GROUP, VERSION, namespace, plural, name, ops)
+                "patch",
+                plural,
+                _custom().patch_namespaced_custom_object(
+                    GROUP, VERSION, namespace, plural, name, ops, field_manager=FIELD_MANAGER
+                ),
             )
             return
         except ApiException as error:

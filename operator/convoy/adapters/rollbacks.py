@@ -12,7 +12,7 @@ from typing import Any
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from convoy.adapters.kube import api, call
+from convoy.adapters.kube import FIELD_MANAGER, api, call
 from convoy.adapters.resources import Conflict, read
 from convoy.api.common import GROUP, VERSION
 from convoy.planner.rollbacks import ANNOTATION
@@ -40,7 +40,11 @@ async def ensure_rollback_requested(namespace: str, run: str, rollback: str, dec
         try:
             custom = client.CustomObjectsApi(api())
             await call(
-                "patch", PLURAL, custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, run, ops)
+                "patch",
+                PLURAL,
+                custom.patch_namespaced_custom_object(
+                    GROUP, VERSION, namespace, PLURAL, run, ops, field_manager=FIELD_MANAGER
+                ),
             )
             return True
         except ApiException as error:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from kubernetes_asyncio import client
 
-from convoy.adapters.kube import api, call, get_or_none
+from convoy.adapters.kube import FIELD_MANAGER, api, call, get_or_none
 from convoy.planner.actions import SetRouteWeights
 from convoy.planner.observed import Route
 
@@ -125,7 +125,7 @@ class GatewayRouter:
             "patch",
             self.plural,
             custom.patch_namespaced_custom_object(
-                self.group, self.version, action.namespace, self.plural, action.route, ops
+                self.group, self.version, action.namespace, self.plural, action.route, ops, field_manager=FIELD_MANAGER
             ),
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kubernetes_asyncio import client
 
-from convoy.adapters.kube import api, call, get_or_none
+from convoy.adapters.kube import FIELD_MANAGER, api, call, get_or_none
 from convoy.adapters.owner import RUN, Owner
 from convoy.planner.actions import PointService
 
@@ -27,4 +27,8 @@ async def point_service(owner: Owner, action: PointService) -> None:
     current = await get_or_none("services", core.read_namespaced_service(action.service, action.namespace))
     if current is not None and current.metadata.annotations:
         ops[1]["value"] = {**current.metadata.annotations, RUN: f"{owner.namespace}/{owner.name}"}
-    await call("patch", "services", core.patch_namespaced_service(action.service, action.namespace, ops))
+    await call(
+        "patch",
+        "services",
+        core.patch_namespaced_service(action.service, action.namespace, ops, field_manager=FIELD_MANAGER),
+    )

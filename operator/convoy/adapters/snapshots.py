@@ -19,7 +19,7 @@ from typing import Any, cast
 from kubernetes_asyncio import client
 
 from convoy.adapters import seals
-from convoy.adapters.kube import api, create_once, get_or_none
+from convoy.adapters.kube import FIELD_MANAGER, api, create_once, get_or_none
 from convoy.adapters.owner import RUN, NotOurs, Owner
 from convoy.adapters.resources import Conflict
 
@@ -100,7 +100,10 @@ async def create(body: dict[str, Any]) -> bool:
     """Create a ConfigMap; False when one of its name exists already."""
     core = client.CoreV1Api(api())
     namespace = body["metadata"]["namespace"]
-    return await create_once("configmaps", core.create_namespaced_config_map(namespace, cast(client.V1ConfigMap, body)))
+    return await create_once(
+        "configmaps",
+        core.create_namespaced_config_map(namespace, cast(client.V1ConfigMap, body), field_manager=FIELD_MANAGER),
+    )
 
 
 async def read(namespace: str, name: str) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from convoy.adapters import seals
-from convoy.adapters.kube import api, call
+from convoy.adapters.kube import FIELD_MANAGER, api, call
 from convoy.adapters.owner import Owner
 from convoy.adapters.resources import Conflict, read
 from convoy.api.common import GROUP, VERSION
@@ -58,7 +58,11 @@ async def ensure_stage_run(owner: Owner, action: CreateStageRun) -> str | None:
     namespace = body["metadata"]["namespace"]
     try:
         created = await call(
-            "create", PLURAL, _custom().create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+            "create",
+            PLURAL,
+            _custom().create_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, body, field_manager=FIELD_MANAGER
+            ),
         )
     except ApiException as error:
         if error.status == 409:
@@ -87,7 +91,9 @@ async def abort_stage_run(action: AbortStageRun) -> None:
             await call(
                 "patch",
                 PLURAL,
-                _custom().patch_namespaced_custom_object(GROUP, VERSION, action.namespace, PLURAL, action.name, ops),
+                _custom().patch_namespaced_custom_object(
+                    GROUP, VERSION, action.namespace, PLURAL, action.name, ops, field_manager=FIELD_MANAGER
+                ),
             )
             return
         except ApiException as error:

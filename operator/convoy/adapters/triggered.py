@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kubernetes_asyncio import client
 
-from convoy.adapters.kube import api, create_once
+from convoy.adapters.kube import FIELD_MANAGER, api, create_once
 from convoy.api.common import GROUP, VERSION
 
 
@@ -20,5 +20,8 @@ async def create_run(
     }
     custom = client.CustomObjectsApi(api())
     return await create_once(
-        "workflowruns", custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "workflowruns", body)
+        "workflowruns",
+        custom.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, "workflowruns", body, field_manager=FIELD_MANAGER
+        ),
     )

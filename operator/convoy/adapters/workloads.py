@@ -16,7 +16,7 @@ from typing import Any
 from kubernetes_asyncio import client
 
 from convoy.adapters import snapshots
-from convoy.adapters.kube import api, call, get_or_none
+from convoy.adapters.kube import FIELD_MANAGER, api, call, get_or_none
 from convoy.adapters.manifests import restore_manifests
 from convoy.adapters.owner import APPLIED, RUN, Owner
 from convoy.planner.actions import EnsureCopy, RestoreSnapshot, ScaleDeployment, SetImage, SetPaused
@@ -118,7 +118,9 @@ async def set_image(owner: Owner, action: SetImage) -> None:
     await call(
         "patch",
         "deployments",
-        apps.patch_namespaced_deployment(action.deployment, action.namespace, patch),  # a dict: strategic merge
+        apps.patch_namespaced_deployment(
+            action.deployment, action.namespace, patch, field_manager=FIELD_MANAGER
+        ),  # a dict: strategic merge
     )
 
 
@@ -149,7 +151,11 @@ async def restore_snapshot(owner: Owner, action: RestoreSnapshot) -> None:
         },
     ]
     apps = client.AppsV1Api(api())
-    await call("patch", "deployments", apps.patch_namespaced_deployment(action.deployment, action.namespace, ops))
+    await call(
+        "patch",
+        "deployments",
+        apps.patch_namespaced_deployment(action.deployment, action.namespace, ops, field_manager=FIELD_MANAGER),
+    )
 
 
 async def set_paused(owner: Owner, action: SetPaused) -> None:
@@ -158,11 +164,17 @@ async def set_paused(owner: Owner, action: SetPaused) -> None:
         return
     patch = {"metadata": {"annotations": {RUN: f"{owner.namespace}/{owner.name}"}}, "spec": {"paused": action.paused}}
     apps = client.AppsV1Api(api())
-    await call("patch", "deployments", apps.patch_namespaced_deployment(action.name, action.namespace, patch))
+    await call(
+        "patch",
+        "deployments",
+        apps.patch_namespaced_deployment(action.name, action.namespace, patch, field_manager=FIELD_MANAGER),
+    )
 
 
 async def mark_template(namespace: str, name: str, digest: str) -> None:
     """Record that a trigger has seen this pod template."""
     patch = {"metadata": {"annotations": {TEMPLATE_HASH: digest}}}
     apps = client.AppsV1Api(api())
-    await call("patch", "deployments", apps.patch_namespaced_deployment(name, namespace, patch))
+    await call(
+        "patch", "deployments", apps.patch_namespaced_deployment(name, namespace, patch, field_manager=FIELD_MANAGER)
+    )

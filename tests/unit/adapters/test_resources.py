@@ -37,7 +37,8 @@ class FakeCustomObjects:
     async def get_namespaced_custom_object(self, *args: Any) -> Any:
         raise ApiException(status=self.refuse or 404, reason="Not Found")
 
-    async def patch_namespaced_custom_object_status(self, *args: Any) -> Any:
+    async def patch_namespaced_custom_object_status(self, *args: Any, field_manager: str) -> Any:
+        assert field_manager == "convoy"
         raise ApiException(status=self.refuse or 409, reason="Conflict")
 
 

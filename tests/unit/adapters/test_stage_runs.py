@@ -62,8 +62,12 @@ class FakeApi:
     def __init__(self, status: int | None = None) -> None:
         self.status = status
         self.created: list[dict[str, Any]] = []
+        self.managers: list[str] = []
 
-    async def create(self, group: str, version: str, namespace: str, plural: str, obj: dict[str, Any]) -> Any:
+    async def create(
+        self, group: str, version: str, namespace: str, plural: str, obj: dict[str, Any], field_manager: str
+    ) -> Any:
+        self.managers.append(field_manager)
         if self.status is not None:
             raise ApiException(status=self.status)
         self.created.append(obj)
@@ -90,3 +94,4 @@ async def test_the_created_run_is_sealed_and_its_uid_returned(
     assert await stage_runs.ensure_stage_run(PIPELINE_RUN, CreateStageRun(manifest, owned=namespace == "shop")) == uid
     for created in fake.created:
         assert stage_runs.created_for(created, PIPELINE_RUN, "deploy")
+    assert fake.managers == ["convoy"]
