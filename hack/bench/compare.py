@@ -28,6 +28,7 @@ from common import (
     Obj,
     Process,
     Watch,
+    convoy_calls,
     convoy_process,
     deployment,
     deployment_done,
@@ -60,6 +61,7 @@ class Trial:
     requests: float | None = None
     rejected: float | None = None
     failed: int = 0
+    calls: dict[str, float] = field(default_factory=dict)  # Convoy's own count, by verb and resource
 
 
 # --- the canary, for each controller ----------------------------------------------------------------------------
@@ -244,6 +246,7 @@ class Bench:
             watch.synced.wait(30)
             before_flow = self.kube.flow_counts()
             before_use = process.usage() if process else None
+            before_calls = convoy_calls(process) if controller == "convoy" and process else {}
             tracker.arm()
             started: dict[str, float] = {}
 
@@ -267,6 +270,10 @@ class Bench:
                 after_flow = self.kube.flow_counts()
                 result.requests = after_flow.get(flow, (0.0, 0.0))[0] - before_flow.get(flow, (0.0, 0.0))[0]
                 result.rejected = after_flow.get(flow, (0.0, 0.0))[1] - before_flow.get(flow, (0.0, 0.0))[1]
+            if controller == "convoy" and process is not None:
+                after_calls = convoy_calls(process)
+                result.calls = {k: v - before_calls.get(k, 0.0) for k, v in sorted(after_calls.items())}
+                log("  convoy calls: " + ", ".join(f"{k} {v:.0f}" for k, v in result.calls.items() if v))
             log(f"  {controller} N={n}: total {result.total:.1f}s, p50 {percentile(result.durations, 50):.1f}s, "
                 f"cpu {result.cpu}, requests {result.requests}, failed {result.failed}")  # fmt: skip
         finally:
