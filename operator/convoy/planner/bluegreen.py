@@ -84,8 +84,7 @@ def deploy(c: Cycle, pos: Position) -> None:
         succeed(c, pos.record, f"{state.color} runs the new version behind {strategy.preview_service}")
         return
     pos.record.state, pos.record.awaiting = StepState.RUNNING, Awaiting.ROLLOUT
-    ready = new.available_replicas if new is not None else 0
-    pos.record.message = clip(f"{state.deployment}: {ready}/{state.previous_replicas} available")
+    pos.record.message = clip(f"{state.deployment}: waiting for {state.previous_replicas} pods")
 
 
 def swap(c: Cycle, pos: Position) -> None:
@@ -162,8 +161,7 @@ def _swapped_back(c: Cycle, pos: Position, namespace: str, state: BlueGreenState
         c.act(ScaleDeployment(namespace, state.previous, state.previous_replicas))
         if old is None or old.replicas != state.previous_replicas or not old.rolled_out:
             pos.record.state, pos.record.awaiting = StepState.RUNNING, Awaiting.ROLLOUT
-            ready = old.available_replicas if old is not None else 0
-            pos.record.message = f"bringing {state.previous} back: {ready}/{state.previous_replicas} available"
+            pos.record.message = f"bringing {state.previous} back: waiting for {state.previous_replicas} pods"
             return False
     c.act(PointService(namespace, strategy.active_service, tuple(sorted(state.previous_selector.items()))))
     if c.observed.services.get(f"{namespace}/{strategy.active_service}") != state.previous_selector:

@@ -310,10 +310,9 @@ def _set_pods(
         succeed(c, pos.record, messages[1])
         return True
     pos.record.state, pos.record.awaiting = StepState.RUNNING, Awaiting.ROLLOUT
-    ready = canary.available_replicas if canary is not None else 0
     pos.record.message = clip(
-        f"{messages[0]}: canary {ready}/{pods.canary} available, "
-        f"stable {stable.available_replicas}/{pods.stable} available" + ("" if route_ready else ", route pending")
+        f"{messages[0]}: waiting for {pods.canary} canary and {pods.stable} stable pods"
+        + ("" if route_ready else ", route pending")
     )
     return False
 
@@ -366,9 +365,7 @@ def _promote(c: Cycle, pos: Position, namespace: str, deployment: str, stable: W
         c.act(SetPaused(namespace, deployment, False))
     if not (stable.applied == key and stable.replicas == total and stable.rolled_out):
         pos.record.state, pos.record.awaiting = StepState.RUNNING, Awaiting.ROLLOUT
-        pos.record.message = clip(
-            f"promoting: stable {stable.available_replicas}/{total} available with the new version"
-        )
+        pos.record.message = f"promoting: waiting for {total} stable pods with the new version"
         return
     route_ready = _route(c, namespace, stable, 0)
     name = canary_name(deployment)
@@ -514,9 +511,8 @@ def _turn_around(
     else:
         canary_ready = True
     if not canary_ready:
-        ready = canary.available_replicas if canary is not None else 0
         pos.record.state, pos.record.awaiting = StepState.RUNNING, Awaiting.ROLLOUT
-        pos.record.message = clip(f"rolling back: canary {ready}/{pods.canary} available with the new version")
+        pos.record.message = f"rolling back: waiting for {pods.canary} canary pods with the new version"
         return
     c.act(RestoreSnapshot(namespace, deployment, snapshot_name(c, pos), key))
     _bound(c, namespace, deployment, pods.total, pods.stable)
@@ -525,9 +521,7 @@ def _turn_around(
         c.act(DeleteDeployment(namespace, name))
     if not (stable.applied == key and stable.replicas == pods.stable and stable.rolled_out):
         pos.record.state, pos.record.awaiting = StepState.RUNNING, Awaiting.ROLLOUT
-        pos.record.message = clip(
-            f"rolling back: stable {stable.available_replicas}/{pods.stable} available with the previous version"
-        )
+        pos.record.message = f"rolling back: waiting for {pods.stable} stable pods with the previous version"
         return
     c.status.weight = _weight(c, pos.phase_index - 1) if pos.phase_index > 0 else 0
     succeed(c, pos.record, message)

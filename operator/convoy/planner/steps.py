@@ -165,10 +165,7 @@ def await_rollout(c: Cycle, pos: Position, namespace: str, deployments: list[str
                 f"Deployment {namespace}/{pending[0]} exceeded its progress deadline",
             )
             return
-        detail = ""
-        if workload is not None and workload.applied == key:
-            detail = f": {workload.available_replicas}/{workload.replicas} available"
-        pos.record.message = clip(f"waiting for {namespace}/{pending[0]} to roll out{detail}")
+        pos.record.message = clip(f"waiting for {namespace}/{pending[0]} to roll out")
         pos.record.state, pos.record.awaiting = StepState.RUNNING, Awaiting.ROLLOUT
         return
     succeed(c, pos.record, f"rolled out {', '.join(deployments)}")

@@ -92,6 +92,7 @@ class Deployment:
     replicas: int = 3
     generation: int = 1
     rollout: Rollout = Rollout.STEADY
+    available: int | None = None  # pods available while a rollout goes on (default: one short)
 
     def workload(self) -> Workload:
         if self.rollout is Rollout.STEADY:
@@ -117,7 +118,7 @@ class Deployment:
             status_replicas=self.replicas + 1,
             updated_replicas=1,
             ready_replicas=self.replicas,
-            available_replicas=self.replicas - 1,
+            available_replicas=self.replicas - 1 if self.available is None else self.available,
             image=self.image,
             applied=self.applied,
             progress_deadline_exceeded=self.rollout is Rollout.DEADLINE_EXCEEDED,

@@ -28,7 +28,7 @@ from .builders import (
     verify_http,
     workflow,
 )
-from .sim import Cluster, Sim, seconds
+from .sim import Cluster, Rollout, Sim, seconds
 
 
 @pytest.mark.parametrize(
@@ -466,3 +466,22 @@ def test_promotion_changes_the_template_and_the_count_in_one_patch() -> None:
     assert [(a.image, a.replicas) for a in sets] == [(NEW_IMAGE, 10)]
     scales = [a for a in promoting.actions if isinstance(a, ScaleDeployment) and a.name == DEPLOYMENT]
     assert scales == []
+
+
+@pytest.mark.parametrize("resumes", [pytest.param(0, id="shifting-to-30"), pytest.param(1, id="promoting")])
+def test_pods_becoming_available_one_by_one_leave_the_status_as_it_is(resumes: int) -> None:
+    # given a canary whose Deployments roll out slowly, waiting in a deploy step
+    sim = canary_sim(workflow(canary_wire(30, 100)))
+    for _ in range(resumes):
+        sim.run()
+        sim.decide(DecisionAction.RESUME)
+    sim.cluster.rollouts.update({DEPLOYMENT: Rollout.STUCK, f"{DEPLOYMENT}-canary": Rollout.STUCK})
+    sim.reconcile()
+    waiting = sim.status.to_wire()
+    # when their pods become available one by one
+    for available in range(11):
+        for deployment in sim.cluster.deployments.values():
+            deployment.available = min(available, deployment.replicas)
+        sim.reconcile()
+        # then the status is not written again for each: the step waits with the same message
+        assert sim.status.to_wire() == waiting
