@@ -18,7 +18,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from convoy.adapters.kube import FIELD_MANAGER, api, call, create_once
 from convoy.adapters.owner import APPLIED, RUN, Owner
-from convoy.adapters.workloads import fulfils, read_deployment
+from convoy.adapters.workloads import as_dict, fulfils, read_deployment
 from convoy.planner.actions import DeleteDeployment, EnsureCopy, ScaleDeployment
 
 
@@ -49,9 +49,12 @@ def copy_body(owner: Owner, action: EnsureCopy, source: dict[str, Any]) -> dict[
     }
 
 
-async def ensure_copy(owner: Owner, action: EnsureCopy) -> None:
+async def ensure_copy(owner: Owner, action: EnsureCopy, seen: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Create the copy, or set its image and count; the copy as it now is, when this call changed it. `seen` is the
+    copy as a watch last showed it, read instead of asking the API server again. The source is always read as the
+    tenant: what is copied must be what the tenant may read."""
     apps = client.AppsV1Api(api())
-    current = await read_deployment(action.namespace, action.name)
+    current = seen or await read_deployment(action.namespace, action.name)
     if current is None:
         source = await read_deployment(action.namespace, action.source)
         if source is not None:
@@ -59,9 +62,9 @@ async def ensure_copy(owner: Owner, action: EnsureCopy) -> None:
             await create_once(
                 "deployments", apps.create_namespaced_deployment(action.namespace, body, field_manager=FIELD_MANAGER)
             )
-        return
+        return None
     if fulfils(current, action):
-        return
+        return None
     containers = current["spec"]["template"]["spec"]["containers"]
     target = next((c for c in containers if c["name"] == action.container), containers[0])
     patch = {
@@ -71,25 +74,28 @@ async def ensure_copy(owner: Owner, action: EnsureCopy) -> None:
             "template": {"spec": {"containers": [{"name": target["name"], "image": action.image}]}},
         },
     }
-    await call(
+    patched = await call(
         "patch",
         "deployments",
         apps.patch_namespaced_deployment(action.name, action.namespace, patch, field_manager=FIELD_MANAGER),
     )
+    return as_dict(patched)
 
 
-async def scale(owner: Owner, action: ScaleDeployment) -> None:
-    current = await read_deployment(action.namespace, action.name)
+async def scale(owner: Owner, action: ScaleDeployment, seen: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Set the count; the Deployment as it now is, when this call changed it (`seen`: as in `ensure_copy`)."""
+    current = seen or await read_deployment(action.namespace, action.name)
     if current is None or fulfils(current, action):
-        return
+        return None
     apps = client.AppsV1Api(api())
     marks = {"metadata": {"annotations": {RUN: f"{owner.namespace}/{owner.name}"}}}
     patch = {**marks, "spec": {"replicas": action.replicas}}
-    await call(
+    patched = await call(
         "patch",
         "deployments",
         apps.patch_namespaced_deployment(action.name, action.namespace, patch, field_manager=FIELD_MANAGER),
     )
+    return as_dict(patched)
 
 
 async def delete(action: DeleteDeployment) -> None:

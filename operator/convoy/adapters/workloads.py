@@ -79,8 +79,11 @@ def fulfils(body: dict[str, Any], action: SetImage | EnsureCopy | ScaleDeploymen
 async def read_deployment(namespace: str, name: str) -> dict[str, Any] | None:
     apps = client.AppsV1Api(api())
     obj = await get_or_none("deployments", apps.read_namespaced_deployment(name, namespace))
-    if obj is None:
-        return None
+    return None if obj is None else as_dict(obj)
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    """A typed answer of the client as the plain object the API server sent."""
     raw: dict[str, Any] = api().sanitize_for_serialization(obj)
     return raw
 
@@ -97,16 +100,18 @@ def _marks(owner: Owner, key: str) -> dict[str, Any]:
     return {"metadata": {"annotations": {APPLIED: key, RUN: f"{owner.namespace}/{owner.name}"}}}
 
 
-async def set_image(owner: Owner, action: SetImage) -> None:
-    deployment = await read_deployment(action.namespace, action.deployment)
+async def set_image(owner: Owner, action: SetImage, seen: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Set the image (and the count, in the same patch); the Deployment as it now is, when it was patched.
+    `seen` is the Deployment as a watch last showed it, read instead of asking the API server again."""
+    deployment = seen or await read_deployment(action.namespace, action.deployment)
     if deployment is None:
-        return  # the planner sees it missing and fails the step with a message
+        return None  # the planner sees it missing and fails the step with a message
     await _ensure_snapshot(owner, action.namespace, action.snapshot, deployment)
     if fulfils(deployment, action):
-        return
+        return None
     target = _container(deployment["spec"]["template"], action.container)
     if target is None:
-        return
+        return None
     patch = _marks(owner, action.key)
     patch["spec"] = {"template": {"spec": {"containers": [{"name": target["name"], "image": action.image}]}}}
     if action.replicas is not None:
@@ -115,13 +120,14 @@ async def set_image(owner: Owner, action: SetImage) -> None:
     next(c for c in changed["spec"]["containers"] if c["name"] == target["name"])["image"] = action.image
     patch["metadata"]["annotations"][TEMPLATE_HASH] = template_hash(changed)
     apps = client.AppsV1Api(api())
-    await call(
+    patched = await call(
         "patch",
         "deployments",
         apps.patch_namespaced_deployment(
             action.deployment, action.namespace, patch, field_manager=FIELD_MANAGER
         ),  # a dict: strategic merge
     )
+    return as_dict(patched)
 
 
 async def restore_snapshot(owner: Owner, action: RestoreSnapshot) -> None:

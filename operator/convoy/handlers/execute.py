@@ -9,6 +9,7 @@ throttling, an API server restarting) is raised, and the reconcile is tried agai
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from convoy.adapters import (
     autoscalers,
@@ -27,6 +28,7 @@ from convoy.adapters.kube import ApiError, Tenant, acting, acting_as
 from convoy.adapters.owner import NotOurs, Owner
 from convoy.adapters.routes import ROUTER
 from convoy.api.steps import ErrorKind
+from convoy.handlers.runtime import DEPLOYMENTS
 from convoy.planner.actions import (
     Action,
     ApplyManifests,
@@ -109,7 +111,7 @@ def _secrets_namespace(owner: Owner) -> str:
 async def perform(owner: Owner, action: Action, measurements: dict[str, Measurement]) -> None:
     match action:
         case SetImage():
-            await workloads.set_image(owner, action)
+            _seen(await workloads.set_image(owner, action, DEPLOYMENTS.body(action.namespace, action.deployment)))
         case ApplyManifests():
             await manifests.apply_manifests(owner, action)
         case RestoreSnapshot():
@@ -131,11 +133,11 @@ async def perform(owner: Owner, action: Action, measurements: dict[str, Measurem
                 "workflowruns", owner.namespace, owner.name, {BARRIER_PREFIX + action.name: sealed}
             )
         case EnsureCopy():
-            await copies.ensure_copy(owner, action)
+            _seen(await copies.ensure_copy(owner, action, DEPLOYMENTS.body(action.namespace, action.name)))
         case SetPaused():
             await workloads.set_paused(owner, action)
         case ScaleDeployment():
-            await copies.scale(owner, action)
+            _seen(await copies.scale(owner, action, DEPLOYMENTS.body(action.namespace, action.name)))
         case DeleteDeployment():
             await copies.delete(action)
         case PointService():
@@ -146,3 +148,10 @@ async def perform(owner: Owner, action: Action, measurements: dict[str, Measurem
             await autoscalers.set_bounds(owner, action)
         case _:
             raise NotImplementedError(f"no adapter performs {type(action).__name__}")
+
+
+def _seen(patched: dict[str, Any] | None) -> None:
+    """What a patch answered is the Deployment as it now is: the next action on it starts from that, not from the
+    watch event still on its way."""
+    if patched is not None:
+        DEPLOYMENTS.observe(patched)

@@ -1,4 +1,5 @@
-"""The Deployment cache: what the watch showed last is what a reconcile observes; a miss is read, not kept."""
+"""The Deployment cache: what the watch showed last is what a reconcile observes; a miss is read, and kept only as
+an absence the watch would end."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 import pytest
 
 from convoy.adapters import workloads
+from convoy.handlers import config
 from convoy.handlers.cache import DeploymentCache
 from convoy.planner.actions import Action, DeleteDeployment, ScaleDeployment, SetImage, SetPaused
 
@@ -49,26 +51,44 @@ async def test_the_last_event_is_what_is_observed_without_a_read(monkeypatch: py
 
 
 @pytest.mark.parametrize(
-    ("events", "found", "replicas"),
+    ("events", "found", "watched", "replicas", "count"),
     [
-        pytest.param([], deployment(4), 4, id="not-seen-yet-is-read"),
-        pytest.param([], None, None, id="missing-is-none"),
-        pytest.param([(deployment(3), True)], None, None, id="deleted-is-read-again"),
+        pytest.param([], deployment(4), (), 4, 2, id="not-seen-yet-is-read-each-time"),
+        pytest.param([], None, (), None, 1, id="missing-is-read-once"),
+        pytest.param([], None, ("prod",), None, 2, id="missing-where-nothing-is-watched-is-read-each-time"),
+        pytest.param([(deployment(3), True)], deployment(3), (), None, 0, id="deleted-is-absent-without-a-read"),
+        pytest.param([(deployment(3), True), (deployment(5), False)], None, (), 5, 0, id="created-again-is-seen"),
     ],
 )
-async def test_a_miss_is_read_each_time_and_not_kept(
+async def test_a_miss_is_read_and_only_an_absence_is_kept(
     monkeypatch: pytest.MonkeyPatch,
     events: list[tuple[dict[str, Any], bool]],
     found: dict[str, Any] | None,
+    watched: tuple[str, ...],
     replicas: int | None,
+    count: int,
 ) -> None:
+    monkeypatch.setattr(config, "current", config.OperatorConfig(namespaces=watched))
     reads, cache = Reads(monkeypatch, found), DeploymentCache()
     for body, deleted in events:
         cache.observe(body, deleted=deleted)
     for _ in range(2):
         seen = await cache.workload("shop", "web", "web")
         assert (seen.replicas if seen else None) == replicas
-    assert reads.count == 2
+    assert reads.count == count
+
+
+async def test_an_absence_read_while_an_event_arrived_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = DeploymentCache()
+
+    async def read_while_created(namespace: str, name: str) -> dict[str, Any] | None:
+        cache.observe(deployment(2))  # the watch shows it created before the read's 404 comes back
+        return None
+
+    monkeypatch.setattr(workloads, "read_deployment", read_while_created)
+    assert await cache.workload("shop", "web", "web") is None
+    seen = await cache.workload("shop", "web", "web")
+    assert seen is not None and seen.replicas == 2
 
 
 SEEN = deployment(4, "web:2", **{"convoy.dev/applied": "run/deploy"})
@@ -85,10 +105,13 @@ SEEN = deployment(4, "web:2", **{"convoy.dev/applied": "run/deploy"})
         pytest.param(ScaleDeployment("shop", "web", 3), False, id="not-scaled"),
         pytest.param(ScaleDeployment("shop", "db", 4), False, id="never-seen"),
         pytest.param(SetPaused("shop", "web", False), True, id="not-paused"),
-        pytest.param(DeleteDeployment("shop", "web"), False, id="always-performed"),
+        pytest.param(DeleteDeployment("shop", "web"), False, id="delete-what-is-there"),
+        pytest.param(DeleteDeployment("shop", "web-canary"), True, id="deleted-already"),
+        pytest.param(DeleteDeployment("shop", "db"), False, id="delete-what-was-never-seen"),
     ],
 )  # fmt: skip
 def test_an_action_the_deployment_already_satisfies_needs_no_call(action: Action, satisfied: bool) -> None:
     cache = DeploymentCache()
     cache.observe(SEEN)
+    cache.observe({**SEEN, "metadata": {**SEEN["metadata"], "name": "web-canary"}}, deleted=True)
     assert cache.satisfied(action) is satisfied
