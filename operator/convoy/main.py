@@ -5,11 +5,19 @@ from __future__ import annotations
 import argparse
 import logging
 import random
+import sys
 from pathlib import Path
 
-import kopf
+# kopf imports the Kubernetes client libraries when they are installed (the plugin needs `kubernetes`), to log in
+# through them and to recognise their model classes: tens of MiB of generated classes the operator never uses, as
+# it speaks plain JSON (adapters/kube.py). Without them kopf logs in by itself, from the ServiceAccount or the
+# kubeconfig, as the operator does.
+for _library in ("kubernetes", "kubernetes_asyncio", "pykube"):
+    sys.modules.setdefault(_library, None)  # type: ignore[arg-type]
 
-from convoy.handlers import config
+import kopf  # noqa: E402
+
+from convoy.handlers import config  # noqa: E402
 
 
 def parse(argv: list[str] | None = None) -> tuple[config.OperatorConfig, argparse.Namespace]:
@@ -105,8 +113,6 @@ def main(argv: list[str] | None = None) -> int:
         log_format=kopf.LogFormat.JSON if cfg.log_json else kopf.LogFormat.PLAIN,
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    # The client logs whole response bodies at DEBUG — Secrets included. Never, whatever the verbosity.
-    logging.getLogger("kubernetes_asyncio").setLevel(logging.WARNING)
     kopf.run(
         clusterwide=not cfg.namespaces,
         namespaces=list(cfg.namespaces),

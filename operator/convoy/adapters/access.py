@@ -11,28 +11,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kubernetes_asyncio import client
-
-from convoy.adapters.kube import api, call
+from convoy.adapters.kube import path, request
 
 
 async def may(user: Mapping[str, Any], *, verb: str, group: str, resource: str, namespace: str) -> bool:
     """Whether `user` (an admission request's userInfo: username, uid, groups, extra) may `verb` `resource`."""
     extra = user.get("extra") or {}
-    review = client.V1SubjectAccessReview(
-        spec=client.V1SubjectAccessReviewSpec(
-            user=user.get("username"),
-            uid=user.get("uid"),
-            groups=list(user.get("groups") or []),
-            extra={str(k): list(v) for k, v in extra.items()} or None,
-            resource_attributes=client.V1ResourceAttributes(
-                namespace=namespace, verb=verb, group=group, resource=resource
-            ),
-        )
-    )
-    authorization = client.AuthorizationV1Api(api())
-    result = await call("create", "subjectaccessreviews", authorization.create_subject_access_review(review))
-    return bool(result.status and result.status.allowed)
+    spec: dict[str, Any] = {
+        "user": user.get("username"),
+        "uid": user.get("uid"),
+        "groups": list(user.get("groups") or []),
+        "resourceAttributes": {"namespace": namespace, "verb": verb, "group": group, "resource": resource},
+    }
+    if extra:
+        spec["extra"] = {str(k): list(v) for k, v in extra.items()}
+    review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec}
+    url = path("authorization.k8s.io/v1", "subjectaccessreviews")
+    result = await request("create", "subjectaccessreviews", "POST", url, body=review)
+    return bool((result.get("status") or {}).get("allowed"))
 
 
 _me: str | None = None
@@ -42,9 +38,8 @@ async def operator_username() -> str:
     """Who the operator itself is to the API server (a SelfSubjectReview, asked once)."""
     global _me
     if _me is None:
-        authentication = client.AuthenticationV1Api(api())
-        review = await call(
-            "create", "selfsubjectreviews", authentication.create_self_subject_review(client.V1SelfSubjectReview())
-        )
-        _me = str(review.status.user_info.username)
+        review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+        url = path("authentication.k8s.io/v1", "selfsubjectreviews")
+        answer = await request("create", "selfsubjectreviews", "POST", url, body=review)
+        _me = str(answer["status"]["userInfo"]["username"])
     return _me

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kubernetes_asyncio import client
-
-from convoy.adapters.kube import FIELD_MANAGER, api, call
+from convoy.adapters.kube import list_items, path, request
 from convoy.adapters.owner import RUN, Owner
 from convoy.planner.actions import SetAutoscalerBounds
 from convoy.planner.observed import Autoscaler
@@ -51,11 +49,7 @@ def scales(obj: dict[str, Any], deployment: str) -> bool:
 
 async def observe(namespace: str, deployments: list[str]) -> dict[str, tuple[Autoscaler, ...]]:
     """The HPAs of `namespace` that scale each of `deployments`, by 'namespace/deployment' (absent: none)."""
-    autoscaling = client.AutoscalingV2Api(api())
-    listed = await call(
-        "list", "horizontalpodautoscalers", autoscaling.list_namespaced_horizontal_pod_autoscaler(namespace)
-    )
-    items: list[dict[str, Any]] = api().sanitize_for_serialization(listed).get("items") or []
+    items = await list_items("horizontalpodautoscalers", path("autoscaling/v2", "horizontalpodautoscalers", namespace))
     found = {}
     for deployment in deployments:
         mine = tuple(
@@ -78,9 +72,5 @@ def bounds_patch(owner: Owner, action: SetAutoscalerBounds) -> dict[str, Any]:
 
 
 async def set_bounds(owner: Owner, action: SetAutoscalerBounds) -> None:
-    autoscaling = client.AutoscalingV2Api(api())
-    patch = bounds_patch(owner, action)
-    request = autoscaling.patch_namespaced_horizontal_pod_autoscaler(
-        action.name, action.namespace, patch, field_manager=FIELD_MANAGER
-    )
-    await call("patch", "horizontalpodautoscalers", request)
+    url = path("autoscaling/v2", "horizontalpodautoscalers", action.namespace, action.name)
+    await request("patch", "horizontalpodautoscalers", "PATCH", url, body=bounds_patch(owner, action), patch="merge")

@@ -11,14 +11,11 @@ swapped, and a canary is removed by its run.
 from __future__ import annotations
 
 import copy
-from typing import Any, cast
+from typing import Any
 
-from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
-
-from convoy.adapters.kube import FIELD_MANAGER, api, call, create_once
+from convoy.adapters.kube import ApiError, create_once, path, request
 from convoy.adapters.owner import APPLIED, RUN, Owner
-from convoy.adapters.workloads import as_dict, fulfils, read_deployment
+from convoy.adapters.workloads import fulfils, patch_deployment, read_deployment
 from convoy.planner.actions import DeleteDeployment, EnsureCopy, ScaleDeployment
 
 
@@ -51,17 +48,15 @@ def copy_body(owner: Owner, action: EnsureCopy, source: dict[str, Any]) -> dict[
 
 async def ensure_copy(owner: Owner, action: EnsureCopy, seen: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Create the copy, or set its image and count; the copy as it now is, when this call changed it. `seen` is the
-    copy as a watch last showed it, read instead of asking the API server again. The source is always read as the
-    tenant: what is copied must be what the tenant may read."""
-    apps = client.AppsV1Api(api())
+    copy as a watch last showed it, read instead of asking the API server again: nothing of it reaches the tenant
+    but its container's name, and the patch is the tenant's, so RBAC still decides. The source is always read as
+    the tenant: what is copied must be what the tenant may read."""
     current = seen or await read_deployment(action.namespace, action.name)
     if current is None:
         source = await read_deployment(action.namespace, action.source)
         if source is not None:
-            body = cast(client.V1Deployment, copy_body(owner, action, source))
-            await create_once(
-                "deployments", apps.create_namespaced_deployment(action.namespace, body, field_manager=FIELD_MANAGER)
-            )
+            url = path("apps/v1", "deployments", action.namespace)
+            await create_once("deployments", url, copy_body(owner, action, source))
         return None
     if fulfils(current, action):
         return None
@@ -74,12 +69,7 @@ async def ensure_copy(owner: Owner, action: EnsureCopy, seen: dict[str, Any] | N
             "template": {"spec": {"containers": [{"name": target["name"], "image": action.image}]}},
         },
     }
-    patched = await call(
-        "patch",
-        "deployments",
-        apps.patch_namespaced_deployment(action.name, action.namespace, patch, field_manager=FIELD_MANAGER),
-    )
-    return as_dict(patched)
+    return await patch_deployment(action.namespace, action.name, patch)
 
 
 async def scale(owner: Owner, action: ScaleDeployment, seen: dict[str, Any] | None = None) -> dict[str, Any] | None:
@@ -87,22 +77,14 @@ async def scale(owner: Owner, action: ScaleDeployment, seen: dict[str, Any] | No
     current = seen or await read_deployment(action.namespace, action.name)
     if current is None or fulfils(current, action):
         return None
-    apps = client.AppsV1Api(api())
     marks = {"metadata": {"annotations": {RUN: f"{owner.namespace}/{owner.name}"}}}
-    patch = {**marks, "spec": {"replicas": action.replicas}}
-    patched = await call(
-        "patch",
-        "deployments",
-        apps.patch_namespaced_deployment(action.name, action.namespace, patch, field_manager=FIELD_MANAGER),
-    )
-    return as_dict(patched)
+    return await patch_deployment(action.namespace, action.name, {**marks, "spec": {"replicas": action.replicas}})
 
 
 async def delete(action: DeleteDeployment) -> None:
-    apps = client.AppsV1Api(api())
+    url = path("apps/v1", "deployments", action.namespace, action.name)
     try:
-        deleting = apps.delete_namespaced_deployment(action.name, action.namespace, propagation_policy="Background")
-        await call("delete", "deployments", deleting)
-    except ApiException as error:
+        await request("delete", "deployments", "DELETE", url, body={"propagationPolicy": "Background"})
+    except ApiError as error:
         if error.status != 404:
             raise

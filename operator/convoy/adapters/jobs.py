@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import copy
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any
 
-from kubernetes_asyncio import client
-
-from convoy.adapters.kube import FIELD_MANAGER, api, call, create_once, get_or_none
+from convoy.adapters.kube import create_once, get_or_none, list_items, path, request
 from convoy.adapters.owner import NotOurs, Owner
 from convoy.planner.actions import DeleteJob, EnsureJob
 from convoy.planner.cycle import label_value
@@ -37,12 +35,10 @@ def job_body(owner: Owner, action: EnsureJob) -> dict[str, Any]:
 
 async def ensure_job(owner: Owner, action: EnsureJob) -> None:
     """Create the step's Job once; a Job already under its name must be this run's (else NotOurs)."""
-    batch = client.BatchV1Api(api())
-    body = cast(client.V1Job, job_body(owner, action))  # the client serializes plain dicts as they are
-    if await create_once("jobs", batch.create_namespaced_job(action.namespace, body, field_manager=FIELD_MANAGER)):
+    if await create_once("jobs", path("batch/v1", "jobs", action.namespace), job_body(owner, action)):
         return
-    found = await get_or_none("jobs", batch.read_namespaced_job(action.name, action.namespace))
-    if found is not None and not owner.owns(api().sanitize_for_serialization(found)):
+    found = await get_or_none("jobs", path("batch/v1", "jobs", action.namespace, action.name))
+    if found is not None and not owner.owns(found):
         raise NotOurs(
             f"Job {action.namespace}/{action.name} already exists and was not created by this run: nothing was "
             "run; delete that Job, or rename the step"
@@ -50,10 +46,8 @@ async def ensure_job(owner: Owner, action: EnsureJob) -> None:
 
 
 async def delete_job(action: DeleteJob) -> None:
-    batch = client.BatchV1Api(api())
-    await call(
-        "delete", "jobs", batch.delete_namespaced_job(action.name, action.namespace, propagation_policy="Background")
-    )
+    url = path("batch/v1", "jobs", action.namespace, action.name)
+    await request("delete", "jobs", "DELETE", url, body={"propagationPolicy": "Background"})
 
 
 def to_result(job: dict[str, Any]) -> JobResult:
@@ -94,17 +88,15 @@ async def observe(owner: Owner) -> dict[str, JobResult]:
     """The Jobs of a run, by name: only those it owns (by uid: a label or a name anyone may copy). A Job that
     succeeded comes with its pod's termination messages (its outputs), read with one list of the run's pods, and
     only while a succeeded Job is there to read them for."""
-    batch = client.BatchV1Api(api())
     selector = f"convoy.dev/run={label_value(owner.name)}"
-    listed = await call("list", "jobs", batch.list_namespaced_job(owner.namespace, label_selector=selector))
-    owned = [item for item in api().sanitize_for_serialization(listed).get("items", []) if owner.owns(item)]
+    listed = await list_items("jobs", path("batch/v1", "jobs", owner.namespace), labelSelector=selector)
+    owned = [item for item in listed if owner.owns(item)]
     results = {item["metadata"]["name"]: to_result(item) for item in owned}
     if not any(result.succeeded for result in results.values()):
         return results
-    core = client.CoreV1Api(api())
-    pods = await call("list", "pods", core.list_namespaced_pod(owner.namespace, label_selector=selector))
+    pods = await list_items("pods", path("v1", "pods", owner.namespace), labelSelector=selector)
     uids = {item["metadata"]["name"]: item["metadata"]["uid"] for item in owned}
-    messages = termination_messages(api().sanitize_for_serialization(pods).get("items", []), uids)
+    messages = termination_messages(pods, uids)
     return {
         name: replace(result, termination_messages=messages.get(name)) if result.succeeded else result
         for name, result in results.items()

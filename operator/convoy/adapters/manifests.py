@@ -10,43 +10,39 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kubernetes_asyncio.client.exceptions import ApiException
-from kubernetes_asyncio.dynamic import DynamicClient
-
 from convoy.adapters import snapshots
-from convoy.adapters.kube import FIELD_MANAGER, ApiError, acting, api, call
+from convoy.adapters.kube import ApiError, acting, get_or_none, path, request
 from convoy.adapters.owner import APPLIED, RUN, Owner
 from convoy.planner.actions import ApplyManifests, RestoreSnapshot
 
 _SERVER_FIELDS = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink")
-_dynamic: dict[str, DynamicClient] = {}
+_kinds: dict[str, dict[str, tuple[str, bool]]] = {}
+"""By apiVersion: kind -> (plural, namespaced), from the API server's discovery, asked once per apiVersion."""
 
 
-async def _client() -> DynamicClient:
-    """A dynamic client over this task's API client: the tenant's, inside `acting_as`, so applies are theirs."""
-    tenant = acting()
-    who = tenant.username if tenant else ""
-    if who not in _dynamic:
-        _dynamic[who] = await DynamicClient(api())
-    return _dynamic[who]
+async def _url(manifest: dict[str, Any], namespace: str, name: str) -> tuple[str, str]:
+    """The URL of the manifest's object, and its resource's plural."""
+    api_version, kind = manifest["apiVersion"], manifest["kind"]
+    if api_version not in _kinds:
+        root = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        listed = await get_or_none("discovery", root, own=True)
+        _kinds[api_version] = {
+            r["kind"]: (r["name"], bool(r.get("namespaced")))
+            for r in (listed or {}).get("resources") or []
+            if "/" not in r["name"]
+        }
+    found = _kinds[api_version].get(kind)
+    if found is None:
+        del _kinds[api_version]  # asked again next time: the CRD may be installed by then
+        status = {"kind": "Status", "message": f"the API server serves no {kind} in {api_version}"}
+        raise ApiError(404, "NotFound", json.dumps(status), "apply", kind, acting())
+    plural, namespaced = found
+    return path(api_version, plural, namespace if namespaced else None, name), plural
 
 
-async def _resource(manifest: dict[str, Any]) -> Any:
-    dynamic = await _client()
-    return await dynamic.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
-
-
-def _checked(result: Any, verb: str, resource: str) -> dict[str, Any] | None:
-    """The object of a dynamic-client answer; None for 404. The client returns failures as Status objects: they
-    are raised as the ApiError any other call raises, so a refusal fails the step like any other."""
-    body: dict[str, Any] = result.to_dict() if hasattr(result, "to_dict") else dict(result or {})
-    if body.get("kind") == "Status" and body.get("status") == "Failure":
-        if body.get("code") == 404:
-            return None
-        error = ApiException(status=body.get("code"), reason=body.get("reason"))
-        error.body = json.dumps(body).encode()
-        raise ApiError(error, verb, resource, acting())
-    return body
+async def _apply(body: dict[str, Any], namespace: str) -> None:
+    url, plural = await _url(body, namespace, body["metadata"]["name"])
+    await request("apply", plural, "PATCH", url, body=body, patch="apply", params={"force": "true"})
 
 
 def _placed(manifest: dict[str, Any], namespace: str, marks: dict[str, str]) -> dict[str, Any]:
@@ -68,13 +64,11 @@ async def _snapshot(owner: Owner, action: ApplyManifests) -> None:
         # Saved by an earlier cycle: what the objects were before the run, not what it has applied since.
         snapshots.check_ours(owner, existing)
         return
-    dynamic = await _client()
     saved = []
     for manifest in action.manifests:
-        resource = await _resource(manifest)
         name = manifest["metadata"]["name"]
-        reading = dynamic.get(resource, name=name, namespace=action.namespace)
-        current = _checked(await call("get", resource.name, reading), "get", resource.name)
+        url, plural = await _url(manifest, action.namespace, name)
+        current = await get_or_none(plural, url)
         existing = None if current is None else _saved(current)
         saved.append({"apiVersion": manifest["apiVersion"], "kind": manifest["kind"], "name": name, "object": existing})
     await snapshots.ensure(owner, action.namespace, action.snapshot, {"objects": json.dumps(saved, sort_keys=True)})
@@ -82,24 +76,20 @@ async def _snapshot(owner: Owner, action: ApplyManifests) -> None:
 
 async def apply_manifests(owner: Owner, action: ApplyManifests) -> None:
     await _snapshot(owner, action)
-    dynamic = await _client()
     marks = {APPLIED: action.key, RUN: f"{owner.namespace}/{owner.name}"}
     for manifest in action.manifests:
-        resource = await _resource(manifest)
-        body = _placed(manifest, action.namespace, marks)
-        applying = dynamic.server_side_apply(resource, body=body, field_manager=FIELD_MANAGER, force_conflicts=True)
-        _checked(await call("apply", resource.name, applying), "apply", resource.name)
+        await _apply(_placed(manifest, action.namespace, marks), action.namespace)
 
 
 async def restore_manifests(owner: Owner, action: RestoreSnapshot, snapshot: dict[str, str]) -> None:
-    dynamic = await _client()
     marks = {APPLIED: action.key, RUN: f"{owner.namespace}/{owner.name}"}
     for saved in json.loads(snapshot["objects"]):
-        resource = await _resource(saved)
         if saved["object"] is None:
-            deleting = dynamic.delete(resource, name=saved["name"], namespace=action.namespace)
-            _checked(await call("delete", resource.name, deleting), "delete", resource.name)
+            url, plural = await _url(saved, action.namespace, saved["name"])
+            try:
+                await request("delete", plural, "DELETE", url)
+            except ApiError as error:
+                if error.status != 404:
+                    raise
             continue
-        body = _placed(saved["object"], action.namespace, marks)
-        applying = dynamic.server_side_apply(resource, body=body, field_manager=FIELD_MANAGER, force_conflicts=True)
-        _checked(await call("apply", resource.name, applying), "apply", resource.name)
+        await _apply(_placed(saved["object"], action.namespace, marks), action.namespace)

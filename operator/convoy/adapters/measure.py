@@ -19,9 +19,8 @@ from typing import Any
 
 import aiohttp
 import re2
-from kubernetes_asyncio import client
 
-from convoy.adapters.kube import api, get_or_none
+from convoy.adapters.kube import get_or_none, path
 from convoy.api.steps import BODY_LIMIT, HttpCheck, PrometheusCheck
 from convoy.planner.observed import Measurement, Outcome
 
@@ -59,11 +58,10 @@ async def measure(check: HttpCheck | PrometheusCheck, namespace: str) -> Measure
 
 
 async def read_secret(namespace: str, name: str) -> dict[str, str] | None:
-    """The data of a Secret (base64 values as stored), None when it does not exist. Read through `api()`, so as
-    the tenant while a run's actions are performed."""
-    core = client.CoreV1Api(api())
-    secret = await get_or_none("secrets", core.read_namespaced_secret(name, namespace))
-    return None if secret is None else dict(secret.data or {})
+    """The data of a Secret (base64 values as stored), None when it does not exist. Read as the tenant while a
+    run's actions are performed."""
+    secret = await get_or_none("secrets", path("v1", "secrets", namespace, name))
+    return None if secret is None else dict(secret.get("data") or {})
 
 
 async def headers_of(check: HttpCheck, namespace: str) -> dict[str, str]:

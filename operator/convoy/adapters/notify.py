@@ -18,10 +18,9 @@ import json
 import logging
 
 import aiohttp
-from kubernetes_asyncio import client
 
 from convoy.adapters.events import event_name, record_event
-from convoy.adapters.kube import acting, api, get_or_none, own_api
+from convoy.adapters.kube import acting, get_or_none, path
 from convoy.adapters.owner import Owner
 from convoy.api.common import SecretKeyRef
 from convoy.planner.actions import Notify
@@ -41,11 +40,8 @@ def idempotency_key(owner: Owner, action: Notify) -> str:
 
 async def claimed(owner: Owner, action: Notify) -> bool:
     """Whether an earlier cycle delivered the notification (its claim Event exists)."""
-    core = client.CoreV1Api(own_api())
-    found = await get_or_none(
-        "events", core.read_namespaced_event(event_name(owner, claim_key(action)), owner.namespace)
-    )
-    return found is not None
+    url = path("v1", "events", owner.namespace, event_name(owner, claim_key(action)))
+    return await get_or_none("events", url, own=True) is not None
 
 
 async def notify(owner: Owner, action: Notify) -> None:
@@ -57,11 +53,10 @@ async def notify(owner: Owner, action: Notify) -> None:
 
 async def webhook_url(owner: Owner, webhook: SecretKeyRef) -> str | None:
     """The webhook's URL from its Secret, None when the Secret or its key is missing or is not text."""
-    core = client.CoreV1Api(api())
     tenant = acting()  # the Secret lives beside the Workflow, whose ServiceAccount reads it
     home = tenant.namespace if tenant is not None else owner.namespace
-    secret = await get_or_none("secrets", core.read_namespaced_secret(webhook.name, home))
-    encoded = (secret.data or {}).get(webhook.key) if secret is not None else None
+    secret = await get_or_none("secrets", path("v1", "secrets", home, webhook.name))
+    encoded = (secret.get("data") or {}).get(webhook.key) if secret is not None else None
     try:
         return None if encoded is None else base64.b64decode(encoded).decode().strip()
     except (binascii.Error, UnicodeDecodeError):

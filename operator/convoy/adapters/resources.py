@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
-
-from convoy.adapters.kube import FIELD_MANAGER, api, call, get_or_none
+from convoy.adapters.kube import ApiError, get_or_none, path, request
 from convoy.api.common import GROUP, VERSION
+
+API_VERSION = f"{GROUP}/{VERSION}"
 
 
 class Conflict(Exception):
     """The object changed since it was read; plan again from fresh state."""
 
 
-def _custom() -> client.CustomObjectsApi:
-    return client.CustomObjectsApi(api())
-
-
 async def read(plural: str, namespace: str, name: str) -> dict[str, Any] | None:
-    obj: dict[str, Any] | None = await get_or_none(
-        plural, _custom().get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
-    )
-    return obj
+    return await get_or_none(plural, path(API_VERSION, plural, namespace, name))
 
 
 PAGE = 500
@@ -36,15 +29,11 @@ async def list_all(plural: str, namespace: str | None = None, *, page: int = PAG
     items: list[dict[str, Any]] = []
     token: str | None = None
     while True:
-        options: dict[str, Any] = {"limit": page}
+        options = {"limit": str(page)}
         if token:
-            options["_continue"] = token
-        if namespace is None:
-            request = _custom().list_cluster_custom_object(GROUP, VERSION, plural, **options)
-        else:
-            request = _custom().list_namespaced_custom_object(GROUP, VERSION, namespace, plural, **options)
-        result = await call("list", plural, request)
-        items.extend(result.get("items", []))
+            options["continue"] = token
+        result = await request("list", plural, "GET", path(API_VERSION, plural, namespace), params=options)
+        items.extend(result.get("items") or [])
         token = (result.get("metadata") or {}).get("continue")
         if not token:
             return items
@@ -52,14 +41,10 @@ async def list_all(plural: str, namespace: str | None = None, *, page: int = PAG
 
 async def delete(plural: str, namespace: str, name: str, uid: str) -> bool:
     """Delete the object if it is still the one that was read (same uid); False when it is gone already."""
-    body = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid), propagation_policy="Background")
+    body = {"preconditions": {"uid": uid}, "propagationPolicy": "Background"}
     try:
-        await call(
-            "delete",
-            plural,
-            _custom().delete_namespaced_custom_object(GROUP, VERSION, namespace, plural, name, body=body),
-        )
-    except ApiException as error:
+        await request("delete", plural, "DELETE", path(API_VERSION, plural, namespace, name), body=body)
+    except ApiError as error:
         if error.status in (404, 409):  # gone, or replaced by a new object of the same name
             return False
         raise
@@ -73,44 +58,50 @@ async def replace_status(plural: str, obj: dict[str, Any], status: dict[str, Any
         {"op": "replace", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
         {"op": "add", "path": "/status", "value": status},
     ]
+    url = path(API_VERSION, plural, meta["namespace"], meta["name"], "status")
     try:
-        result = await call(
-            "patch",
-            f"{plural}/status",
-            _custom().patch_namespaced_custom_object_status(
-                GROUP, VERSION, meta["namespace"], plural, meta["name"], ops, field_manager=FIELD_MANAGER
-            ),
-        )
-    except ApiException as error:
+        result: dict[str, Any] = await request("patch", f"{plural}/status", "PATCH", url, body=ops, patch="json")
+    except ApiError as error:
         if error.status == 409:
             raise Conflict(f"{plural} {meta['namespace']}/{meta['name']} changed") from None
         raise
-    return result  # type: ignore[no-any-return]
+    return result
+
+
+async def update(
+    plural: str, namespace: str, name: str, ops_for: Callable[[dict[str, Any]], list[dict[str, Any]] | None]
+) -> bool:
+    """Read the object, and apply the JSON patch `ops_for` makes of it (None: nothing to change) to that version
+    only; read and try again when it changed in between. False when the object is gone."""
+    for _ in range(5):
+        obj = await read(plural, namespace, name)
+        if obj is None:
+            return False
+        ops = ops_for(obj)
+        if ops is None:
+            return True
+        precondition = {
+            "op": "replace",
+            "path": "/metadata/resourceVersion",
+            "value": obj["metadata"]["resourceVersion"],
+        }
+        url = path(API_VERSION, plural, namespace, name)
+        try:
+            await request("patch", plural, "PATCH", url, body=[precondition, *ops], patch="json")
+            return True
+        except ApiError as error:
+            if error.status != 409:
+                raise
+    raise Conflict(f"{plural} {namespace}/{name} kept changing while it was being patched")
 
 
 async def annotate(plural: str, namespace: str, name: str, annotations: dict[str, str]) -> None:
     """Add annotations (merged with the existing ones) unless they are there already."""
-    for _ in range(5):
-        obj = await read(plural, namespace, name)
-        if obj is None:
-            return
+
+    def ops(obj: dict[str, Any]) -> list[dict[str, Any]] | None:
         current = obj["metadata"].get("annotations") or {}
         if all(current.get(k) == v for k, v in annotations.items()):
-            return
-        ops = [
-            {"op": "replace", "path": "/metadata/resourceVersion", "value": obj["metadata"]["resourceVersion"]},
-            {"op": "add", "path": "/metadata/annotations", "value": {**current, **annotations}},
-        ]
-        try:
-            await call(
-                "patch",
-                plural,
-                _custom().patch_namespaced_custom_object(
-                    GROUP, VERSION, namespace, plural, name, ops, field_manager=FIELD_MANAGER
-                ),
-            )
-            return
-        except ApiException as error:
-            if error.status != 409:
-                raise
-    raise Conflict(f"{plural} {namespace}/{name} kept changing while annotating it")
+            return None
+        return [{"op": "add", "path": "/metadata/annotations", "value": {**current, **annotations}}]
+
+    await update(plural, namespace, name, ops)

@@ -14,9 +14,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Protocol
 
-from kubernetes_asyncio import client
-
-from convoy.adapters.kube import FIELD_MANAGER, api, call, get_or_none
+from convoy.adapters.kube import get_or_none, path, request
 from convoy.planner.actions import SetRouteWeights
 from convoy.planner.observed import Route
 
@@ -96,14 +94,10 @@ def header_rule(main: dict[str, Any], headers: tuple[tuple[str, str], ...], cana
 
 
 class GatewayRouter:
-    group, version, plural = "gateway.networking.k8s.io", "v1", "httproutes"
+    api_version, plural = "gateway.networking.k8s.io/v1", "httproutes"
 
     async def _read(self, namespace: str, name: str) -> dict[str, Any] | None:
-        custom = client.CustomObjectsApi(api())
-        found: dict[str, Any] | None = await get_or_none(
-            self.plural, custom.get_namespaced_custom_object(self.group, self.version, namespace, self.plural, name)
-        )
-        return found
+        return await get_or_none(self.plural, path(self.api_version, self.plural, namespace, name))
 
     async def observe(self, namespace: str, route: str, stable: str, canary: str) -> Route | None:
         found = await self._read(namespace, route)
@@ -120,14 +114,8 @@ class GatewayRouter:
             {"op": "replace", "path": "/metadata/resourceVersion", "value": found["metadata"]["resourceVersion"]},
             {"op": "replace", "path": "/spec/rules", "value": spec["rules"]},
         ]
-        custom = client.CustomObjectsApi(api())
-        await call(
-            "patch",
-            self.plural,
-            custom.patch_namespaced_custom_object(
-                self.group, self.version, action.namespace, self.plural, action.route, ops, field_manager=FIELD_MANAGER
-            ),
-        )
+        url = path(self.api_version, self.plural, action.namespace, action.route)
+        await request("patch", self.plural, "PATCH", url, body=ops, patch="json")
 
 
 ROUTER: Router = GatewayRouter()

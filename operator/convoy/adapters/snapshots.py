@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, cast
-
-from kubernetes_asyncio import client
+from typing import Any
 
 from convoy.adapters import seals
-from convoy.adapters.kube import FIELD_MANAGER, api, create_once, get_or_none
+from convoy.adapters.kube import create_once, get_or_none, path
 from convoy.adapters.owner import RUN, NotOurs, Owner
 from convoy.adapters.resources import Conflict
 
@@ -98,19 +96,9 @@ async def data_of(owner: Owner, namespace: str, name: str) -> dict[str, str] | N
 
 async def create(body: dict[str, Any]) -> bool:
     """Create a ConfigMap; False when one of its name exists already."""
-    core = client.CoreV1Api(api())
-    namespace = body["metadata"]["namespace"]
-    return await create_once(
-        "configmaps",
-        core.create_namespaced_config_map(namespace, cast(client.V1ConfigMap, body), field_manager=FIELD_MANAGER),
-    )
+    return await create_once("configmaps", path("v1", "configmaps", body["metadata"]["namespace"]), body)
 
 
 async def read(namespace: str, name: str) -> dict[str, Any] | None:
     """A ConfigMap in its JSON form (camelCase keys), None when it does not exist."""
-    core = client.CoreV1Api(api())
-    found = await get_or_none("configmaps", core.read_namespaced_config_map(name, namespace))
-    if found is None:
-        return None
-    raw: dict[str, Any] = api().sanitize_for_serialization(found)
-    return raw
+    return await get_or_none("configmaps", path("v1", "configmaps", namespace, name))

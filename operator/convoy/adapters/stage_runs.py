@@ -6,24 +6,16 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
-
 from convoy.adapters import seals
-from convoy.adapters.kube import FIELD_MANAGER, api, call
+from convoy.adapters.kube import ApiError, path, request
 from convoy.adapters.owner import Owner
-from convoy.adapters.resources import Conflict, read
-from convoy.api.common import GROUP, VERSION
+from convoy.adapters.resources import API_VERSION, update
 from convoy.planner.stages import AbortStageRun, CreateStageRun
 
 PLURAL = "workflowruns"
 STAGE_SEAL = "convoy.dev/stage-seal"
 """Annotation on a stage's run: the seal over the PipelineRun's uid and the stage's name. Owner references cannot
 cross namespaces, and anyone who may create a WorkflowRun can write one; only Convoy can make this."""
-
-
-def _custom() -> client.CustomObjectsApi:
-    return client.CustomObjectsApi(api())
 
 
 def stage_seal_parts(pipeline_run_uid: str, stage: str, meta: dict[str, Any]) -> tuple[str, ...]:
@@ -57,14 +49,8 @@ async def ensure_stage_run(owner: Owner, action: CreateStageRun) -> str | None:
         body["metadata"]["ownerReferences"] = [owner.reference()]
     namespace = body["metadata"]["namespace"]
     try:
-        created = await call(
-            "create",
-            PLURAL,
-            _custom().create_namespaced_custom_object(
-                GROUP, VERSION, namespace, PLURAL, body, field_manager=FIELD_MANAGER
-            ),
-        )
-    except ApiException as error:
+        created = await request("create", PLURAL, "POST", path(API_VERSION, PLURAL, namespace), body=body)
+    except ApiError as error:
         if error.status == 409:
             return None
         raise
@@ -74,29 +60,15 @@ async def ensure_stage_run(owner: Owner, action: CreateStageRun) -> str | None:
 async def abort_stage_run(action: AbortStageRun) -> None:
     """Append an Abort decision, unless the run is gone, has finished, or was told to abort already. The patch
     applies only to the version that was read (409 otherwise), so two writers never both append."""
-    for _ in range(5):
-        obj = await read(PLURAL, action.namespace, action.name)
-        if obj is None or (obj.get("status") or {}).get("result"):
-            return
+
+    def ops(obj: dict[str, Any]) -> list[dict[str, Any]] | None:
         decisions = (obj.get("spec") or {}).get("decisions")
-        if any(d.get("action") == "Abort" for d in decisions or []):
-            return
-        ops: list[dict[str, Any]] = [
-            {"op": "replace", "path": "/metadata/resourceVersion", "value": obj["metadata"]["resourceVersion"]}
-        ]
-        if decisions is None:
-            ops.append({"op": "add", "path": "/spec/decisions", "value": []})
-        ops.append({"op": "add", "path": "/spec/decisions/-", "value": {"action": "Abort", "reason": action.reason}})
-        try:
-            await call(
-                "patch",
-                PLURAL,
-                _custom().patch_namespaced_custom_object(
-                    GROUP, VERSION, action.namespace, PLURAL, action.name, ops, field_manager=FIELD_MANAGER
-                ),
-            )
-            return
-        except ApiException as error:
-            if error.status != 409:  # 409: the run changed since it was read
-                raise
-    raise Conflict(f"{PLURAL} {action.namespace}/{action.name} kept changing while aborting it")
+        if (obj.get("status") or {}).get("result") or any(d.get("action") == "Abort" for d in decisions or []):
+            return None
+        found: list[dict[str, Any]] = (
+            [] if decisions is not None else [{"op": "add", "path": "/spec/decisions", "value": []}]
+        )
+        found.append({"op": "add", "path": "/spec/decisions/-", "value": {"action": "Abort", "reason": action.reason}})
+        return found
+
+    await update(PLURAL, action.namespace, action.name, ops)

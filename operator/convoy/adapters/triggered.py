@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from kubernetes_asyncio import client
-
-from convoy.adapters.kube import FIELD_MANAGER, api, create_once
+from convoy.adapters.kube import create_once, path
 from convoy.api.common import GROUP, VERSION
 
 
@@ -18,10 +16,4 @@ async def create_run(
         "metadata": {"name": name, "namespace": namespace, "labels": labels},
         "spec": {"workflowRef": {"name": workflow}, "variables": variables},
     }
-    custom = client.CustomObjectsApi(api())
-    return await create_once(
-        "workflowruns",
-        custom.create_namespaced_custom_object(
-            GROUP, VERSION, namespace, "workflowruns", body, field_manager=FIELD_MANAGER
-        ),
-    )
+    return await create_once("workflowruns", path(f"{GROUP}/{VERSION}", "workflowruns", namespace), body)

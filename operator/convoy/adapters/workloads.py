@@ -13,10 +13,8 @@ import hashlib
 import json
 from typing import Any
 
-from kubernetes_asyncio import client
-
 from convoy.adapters import snapshots
-from convoy.adapters.kube import FIELD_MANAGER, api, call, get_or_none
+from convoy.adapters.kube import get_or_none, path, request
 from convoy.adapters.manifests import restore_manifests
 from convoy.adapters.owner import APPLIED, RUN, Owner
 from convoy.planner.actions import EnsureCopy, RestoreSnapshot, ScaleDeployment, SetImage, SetPaused
@@ -77,15 +75,14 @@ def fulfils(body: dict[str, Any], action: SetImage | EnsureCopy | ScaleDeploymen
 
 
 async def read_deployment(namespace: str, name: str) -> dict[str, Any] | None:
-    apps = client.AppsV1Api(api())
-    obj = await get_or_none("deployments", apps.read_namespaced_deployment(name, namespace))
-    return None if obj is None else as_dict(obj)
+    return await get_or_none("deployments", path("apps/v1", "deployments", namespace, name))
 
 
-def as_dict(obj: Any) -> dict[str, Any]:
-    """A typed answer of the client as the plain object the API server sent."""
-    raw: dict[str, Any] = api().sanitize_for_serialization(obj)
-    return raw
+async def patch_deployment(namespace: str, name: str, patch: Any, kind: str = "strategic") -> dict[str, Any]:
+    """Patch a Deployment (a strategic merge patch, unless `kind` says otherwise); the Deployment as it now is."""
+    url = path("apps/v1", "deployments", namespace, name)
+    patched: dict[str, Any] = await request("patch", "deployments", "PATCH", url, body=patch, patch=kind)
+    return patched
 
 
 async def _ensure_snapshot(owner: Owner, namespace: str, snapshot: str, deployment: dict[str, Any]) -> None:
@@ -100,10 +97,11 @@ def _marks(owner: Owner, key: str) -> dict[str, Any]:
     return {"metadata": {"annotations": {APPLIED: key, RUN: f"{owner.namespace}/{owner.name}"}}}
 
 
-async def set_image(owner: Owner, action: SetImage, seen: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """Set the image (and the count, in the same patch); the Deployment as it now is, when it was patched.
-    `seen` is the Deployment as a watch last showed it, read instead of asking the API server again."""
-    deployment = seen or await read_deployment(action.namespace, action.deployment)
+async def set_image(owner: Owner, action: SetImage) -> dict[str, Any] | None:
+    """Set the image (and the count, in the same patch); the Deployment as it now is, when it was patched. The
+    Deployment is read as the tenant, never taken from the operator's cache: its template goes into a snapshot the
+    tenant can read."""
+    deployment = await read_deployment(action.namespace, action.deployment)
     if deployment is None:
         return None  # the planner sees it missing and fails the step with a message
     await _ensure_snapshot(owner, action.namespace, action.snapshot, deployment)
@@ -119,15 +117,7 @@ async def set_image(owner: Owner, action: SetImage, seen: dict[str, Any] | None 
     changed = copy.deepcopy(deployment["spec"]["template"])
     next(c for c in changed["spec"]["containers"] if c["name"] == target["name"])["image"] = action.image
     patch["metadata"]["annotations"][TEMPLATE_HASH] = template_hash(changed)
-    apps = client.AppsV1Api(api())
-    patched = await call(
-        "patch",
-        "deployments",
-        apps.patch_namespaced_deployment(
-            action.deployment, action.namespace, patch, field_manager=FIELD_MANAGER
-        ),  # a dict: strategic merge
-    )
-    return as_dict(patched)
+    return await patch_deployment(action.namespace, action.deployment, patch)
 
 
 async def restore_snapshot(owner: Owner, action: RestoreSnapshot) -> None:
@@ -156,12 +146,7 @@ async def restore_snapshot(owner: Owner, action: RestoreSnapshot) -> None:
             },
         },
     ]
-    apps = client.AppsV1Api(api())
-    await call(
-        "patch",
-        "deployments",
-        apps.patch_namespaced_deployment(action.deployment, action.namespace, ops, field_manager=FIELD_MANAGER),
-    )
+    await patch_deployment(action.namespace, action.deployment, ops, "json")
 
 
 async def set_paused(owner: Owner, action: SetPaused) -> None:
@@ -169,18 +154,9 @@ async def set_paused(owner: Owner, action: SetPaused) -> None:
     if current is None or fulfils(current, action):
         return
     patch = {"metadata": {"annotations": {RUN: f"{owner.namespace}/{owner.name}"}}, "spec": {"paused": action.paused}}
-    apps = client.AppsV1Api(api())
-    await call(
-        "patch",
-        "deployments",
-        apps.patch_namespaced_deployment(action.name, action.namespace, patch, field_manager=FIELD_MANAGER),
-    )
+    await patch_deployment(action.namespace, action.name, patch)
 
 
 async def mark_template(namespace: str, name: str, digest: str) -> None:
     """Record that a trigger has seen this pod template."""
-    patch = {"metadata": {"annotations": {TEMPLATE_HASH: digest}}}
-    apps = client.AppsV1Api(api())
-    await call(
-        "patch", "deployments", apps.patch_namespaced_deployment(name, namespace, patch, field_manager=FIELD_MANAGER)
-    )
+    await patch_deployment(namespace, name, {"metadata": {"annotations": {TEMPLATE_HASH: digest}}})

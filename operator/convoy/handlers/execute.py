@@ -111,7 +111,7 @@ def _secrets_namespace(owner: Owner) -> str:
 async def perform(owner: Owner, action: Action, measurements: dict[str, Measurement]) -> None:
     match action:
         case SetImage():
-            _seen(await workloads.set_image(owner, action, DEPLOYMENTS.body(action.namespace, action.deployment)))
+            _seen(await workloads.set_image(owner, action))
         case ApplyManifests():
             await manifests.apply_manifests(owner, action)
         case RestoreSnapshot():

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-from kubernetes_asyncio.client.exceptions import ApiException
 from prometheus_client import start_http_server
 
 from convoy.adapters import kube, resources, seals
@@ -89,7 +88,7 @@ async def _list_runs(namespaces: tuple[str, ...]) -> list[dict[str, Any]]:
             if not namespaces:
                 return await resources.list_all("workflowruns")
             return [body for ns in namespaces for body in await resources.list_all("workflowruns", ns)]
-        except ApiException as error:
+        except kube.ApiError as error:
             if error.status not in (404, 429, 500, 503):
                 raise
             log.warning("listing workflow runs failed (%s); again in %ss", error.status, delay)

@@ -1,56 +1,92 @@
-"""Every call goes through `kube.call`: a refusal comes back as an ApiError that knows the verb, the resource and
-whom the call was made as, and the handlers turn a permanent one into a step failure (the planner's simulation
-takes it from there: tests/unit/planner/test_api_refusals.py)."""
+"""Every call goes through `kube.request`: it carries the field manager and, inside `acting_as`, the tenant's
+impersonation header; a refusal comes back as an ApiError that knows the verb, the resource and whom the call was
+made as, and the handlers turn a permanent one into a step failure (the planner's simulation takes it from there:
+tests/unit/planner/test_api_refusals.py)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from convoy.adapters import kube
 from convoy.api.steps import ErrorKind
 from convoy.handlers.execute import refusal_of
 
+from .fake_api import FakeApiServer, fake_api, status
+
+__all__ = ["fake_api"]  # the fixture, imported for pytest
+
 TENANT = kube.Tenant("shop", "convoy-runner")
+URL = "/apis/apps/v1/namespaces/shop/deployments/web"
 
 
-async def refused(status: int, message: str | None = None) -> Any:
-    error = ApiException(status=status, reason="Refused")
-    error.body = json.dumps({"kind": "Status", "message": message}).encode() if message else None
-    raise error
-
-
-async def answered() -> str:
-    return "ok"
-
-
-async def refusal(status: int, verb: str = "patch", resource: str = "deployments", *, tenant: bool = True) -> Any:
+async def refusal(fake: FakeApiServer, code: int, *, tenant: bool = True) -> kube.ApiError:
+    fake.on("PATCH", URL, status(code, "deployments is refused"))
     try:
         if tenant:
             with kube.acting_as(TENANT):
-                await kube.call(verb, resource, refused(status, f"{resource} is refused"))
+                await kube.request("patch", "deployments", "PATCH", URL, body={})
         else:
-            await kube.call(verb, resource, refused(status, f"{resource} is refused"))
+            await kube.request("patch", "deployments", "PATCH", URL, body={})
     except kube.ApiError as error:
         return error
     raise AssertionError("no error")
 
 
-async def test_call_answers_what_the_request_returned() -> None:
-    assert await kube.call("get", "deployments", answered()) == "ok"
+@pytest.mark.parametrize(
+    ("args", "url"),
+    [
+        pytest.param(("v1", "pods", "shop"), "/api/v1/namespaces/shop/pods", id="core-collection"),
+        pytest.param(("apps/v1", "deployments", "shop", "web"), URL, id="object"),
+        pytest.param(("convoy.dev/v1alpha1", "workflowruns", None), "/apis/convoy.dev/v1alpha1/workflowruns", id="all"),
+        pytest.param(
+            ("convoy.dev/v1alpha1", "workflowruns", "shop", "r", "status"),
+            "/apis/convoy.dev/v1alpha1/namespaces/shop/workflowruns/r/status",
+            id="subresource",
+        ),
+    ],
+)
+def test_paths(args: tuple[Any, ...], url: str) -> None:
+    assert kube.path(*args) == url
 
 
-async def test_an_error_remembers_the_call_and_the_tenant() -> None:
-    error = await refusal(403)
+async def test_a_write_as_the_tenant_carries_its_identity_and_the_field_manager(fake_api: FakeApiServer) -> None:
+    fake_api.on("PATCH", URL, (200, {"metadata": {"name": "web"}}))
+    with kube.acting_as(TENANT):
+        answer = await kube.request("patch", "deployments", "PATCH", URL, body={"spec": {"replicas": 2}})
+        await kube.request("patch", "deployments", "PATCH", URL, body=[], patch="json", own=True)
+    assert answer == {"metadata": {"name": "web"}}
+    tenant, own = fake_api.sent
+    assert tenant.headers == {
+        "Impersonate-User": "system:serviceaccount:shop:convoy-runner",
+        "Content-Type": "application/strategic-merge-patch+json",
+    }
+    assert tenant.params == {"fieldManager": "convoy"} and tenant.body == {"spec": {"replicas": 2}}
+    assert own.headers == {"Content-Type": "application/json-patch+json"}
+
+
+async def test_a_read_carries_no_field_manager_and_absence_is_none(fake_api: FakeApiServer) -> None:
+    assert await kube.get_or_none("deployments", URL) is None
+    assert fake_api.sent[0].params == {} and fake_api.sent[0].body is None
+
+
+@pytest.mark.parametrize(
+    ("code", "created"), [pytest.param(201, True, id="created"), pytest.param(409, False, id="exists")]
+)
+async def test_create_once(fake_api: FakeApiServer, code: int, created: bool) -> None:
+    fake_api.on("POST", "/api/v1/namespaces/shop/configmaps", (code, {}))
+    assert await kube.create_once("configmaps", "/api/v1/namespaces/shop/configmaps", {"metadata": {}}) is created
+
+
+async def test_an_error_remembers_the_call_and_the_tenant(fake_api: FakeApiServer) -> None:
+    error = await refusal(fake_api, 403)
     assert (error.status, error.verb, error.resource, error.tenant) == (403, "patch", "deployments", TENANT)
     assert error.server_message == "deployments is refused"
 
 
 @pytest.mark.parametrize(
-    ("status", "kind", "names"),
+    ("code", "kind", "names"),
     [
         pytest.param(403, ErrorKind.FORBIDDEN, "ServiceAccount shop/convoy-runner may not patch", id="403-forbidden"),
         pytest.param(422, ErrorKind.INVALID, "(422)", id="422-invalid"),
@@ -61,11 +97,18 @@ async def test_an_error_remembers_the_call_and_the_tenant() -> None:
         pytest.param(500, None, "", id="500-try-again"),
     ],
 )
-async def test_permanent_refusals_become_step_failures(status: int, kind: ErrorKind | None, names: str) -> None:
-    found = refusal_of(await refusal(status))
+async def test_permanent_refusals_become_step_failures(
+    fake_api: FakeApiServer, code: int, kind: ErrorKind | None, names: str
+) -> None:
+    found = refusal_of(await refusal(fake_api, code))
     if kind is None:
         assert found is None
     else:
         assert found is not None
         assert found.error is kind
         assert names in found.message
+
+
+async def test_the_operators_own_refusal_names_convoy(fake_api: FakeApiServer) -> None:
+    found = refusal_of(await refusal(fake_api, 403, tenant=False))
+    assert found is not None and found.message.startswith("Convoy may not patch deployments")

@@ -6,12 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kubernetes_asyncio.client.exceptions import ApiException
 from sealing import use_key
 
 from convoy.adapters import seals, stage_runs
 from convoy.adapters.owner import Owner
 from convoy.planner.stages import CreateStageRun
+
+from .fake_api import FakeApiServer, Sent, fake_api
+
+__all__ = ["fake_api"]  # the fixture, imported for pytest
 
 use_key(b"k" * 32)  # the parameter tables below are sealed when the module is imported
 PIPELINE_RUN = Owner("PipelineRun", "rel-1", "shop", "uid-pr")
@@ -58,40 +61,24 @@ def test_a_stage_run_is_ours_only_when_sealed_for_this_pipeline_run_and_stage(ru
     assert stage_runs.created_for(run, PIPELINE_RUN, "deploy") is ours
 
 
-class FakeApi:
-    def __init__(self, status: int | None = None) -> None:
-        self.status = status
-        self.created: list[dict[str, Any]] = []
-        self.managers: list[str] = []
-
-    async def create(
-        self, group: str, version: str, namespace: str, plural: str, obj: dict[str, Any], field_manager: str
-    ) -> Any:
-        self.managers.append(field_manager)
-        if self.status is not None:
-            raise ApiException(status=self.status)
-        self.created.append(obj)
-        return {**obj, "metadata": {**obj["metadata"], "uid": "uid-new"}}
-
-    create_namespaced_custom_object = create
-
-
 @pytest.mark.parametrize(
-    ("namespace", "status", "uid"),
+    ("namespace", "code", "uid"),
     [
-        pytest.param("shop", None, "uid-new", id="created-owned"),
-        pytest.param("prod", None, "uid-new", id="created-in-another-namespace"),
+        pytest.param("shop", 201, "uid-new", id="created-owned"),
+        pytest.param("prod", 201, "uid-new", id="created-in-another-namespace"),
         pytest.param("shop", 409, None, id="exists-already"),
     ],
 )
 async def test_the_created_run_is_sealed_and_its_uid_returned(
-    monkeypatch: pytest.MonkeyPatch, namespace: str, status: int | None, uid: str | None
+    fake_api: FakeApiServer, namespace: str, code: int, uid: str | None
 ) -> None:
-    fake = FakeApi(status)
-    monkeypatch.setattr(stage_runs, "_custom", lambda: fake)
+    def create(sent: Sent) -> tuple[int, Any]:
+        return code, {**sent.body, "metadata": {**sent.body["metadata"], "uid": "uid-new"}}
+
+    fake_api.on("POST", f"/apis/convoy.dev/v1alpha1/namespaces/{namespace}/workflowruns", create)
     manifest = body(namespace)
     del manifest["metadata"]["ownerReferences"]
     assert await stage_runs.ensure_stage_run(PIPELINE_RUN, CreateStageRun(manifest, owned=namespace == "shop")) == uid
-    for created in fake.created:
-        assert stage_runs.created_for(created, PIPELINE_RUN, "deploy")
-    assert fake.managers == ["convoy"]
+    (sent,) = fake_api.sent
+    assert stage_runs.created_for(sent.body, PIPELINE_RUN, "deploy")
+    assert sent.params == {"fieldManager": "convoy"}

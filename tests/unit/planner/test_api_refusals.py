@@ -1,4 +1,4 @@
-"""Adapter errors fed through the planner's simulation: an ApiException as `kube.call` raises it, turned into a
+"""Adapter errors fed through the planner's simulation: an ApiError as `kube.request` raises it, turned into a
 step failure by the handlers (`refusal_of`), fails the step with its error kind, and the failure strategy applies."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import pytest
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from convoy.adapters import kube
 from convoy.api.workflowrun import RunResult
@@ -20,19 +19,11 @@ from .sim import Sim
 
 
 async def refusal(status: int, verb: str, resource: str) -> Refusal:
-    async def refused() -> None:
-        error = ApiException(status=status, reason="Refused")
-        error.body = json.dumps({"kind": "Status", "message": f"{resource} refused by policy"}).encode()
-        raise error
-
-    try:
-        with kube.acting_as(kube.Tenant("shop", "convoy-runner")):
-            await kube.call(verb, resource, refused())
-    except kube.ApiError as error:
-        found = refusal_of(error)
-        assert found is not None
-        return found
-    raise AssertionError("no error")
+    body = json.dumps({"kind": "Status", "message": f"{resource} refused by policy"})
+    error = kube.ApiError(status, "Refused", body, verb, resource, kube.Tenant("shop", "convoy-runner"))
+    found = refusal_of(error)
+    assert found is not None
+    return found
 
 
 @pytest.mark.parametrize(
