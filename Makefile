@@ -56,6 +56,7 @@ cluster-down:
 # With no KUBECONFIG, the local cluster is started for the e2e tests and stopped after them.
 e2e: venv
 	hack/prometheus.sh >/dev/null  # the e2e tests verify canaries against a real Prometheus
+	hack/chromium.sh >/dev/null  # the dashboard's browser tests (tests/e2e/dashboard) drive Debian's chromium
 	@if [ -n "$(OWN_CLUSTER)" ]; then $(CLUSTER) up >/dev/null; eval "$$($(CLUSTER) env)"; fi; \
 	  export PATH="$(CURDIR)/$(BIN):$$PATH"; \
 	  status=0; $(BIN)/pytest tests/e2e -q --timeout=600 -p no:cacheprovider || status=$$?; \

@@ -57,9 +57,14 @@ def render(cluster: Cluster, plural: str, obj: Body, now: datetime) -> Tree:
     if plural == WORKFLOW_RUNS:
         return workflow_run_tree(obj, now)
     assert plural == PIPELINE_RUNS
-    namespace = obj["metadata"].get("namespace") or cluster.namespace
+    return pipeline_run_tree(obj, stage_runs(cluster, obj), now)
+
+
+def stage_runs(cluster: Cluster, pipeline_run: Body) -> dict[str, Body | str]:
+    """Stage name → its WorkflowRun, read from the stage's namespace, or why it could not be read."""
+    namespace = pipeline_run["metadata"].get("namespace") or cluster.namespace
     runs: dict[str, Body | str] = {}
-    for stage in (obj.get("status") or {}).get("stages") or []:
+    for stage in (pipeline_run.get("status") or {}).get("stages") or []:
         if stage.get("workflowRun"):
             try:
                 runs[stage["name"]] = cluster.get(
@@ -67,4 +72,4 @@ def render(cluster: Cluster, plural: str, obj: Body, now: datetime) -> Tree:
                 )
             except CliError as error:
                 runs[stage["name"]] = error.message
-    return pipeline_run_tree(obj, runs, now)
+    return runs

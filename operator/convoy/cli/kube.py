@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from typing import Any, cast
 
-from kubernetes import client, config
+from kubernetes import client, config, watch
 from kubernetes.config.config_exception import ConfigException
 from urllib3.exceptions import HTTPError
 
@@ -73,6 +74,37 @@ class KubeCluster:
         ns, json_patch = self.namespace, "application/json-patch+json"
         method = self.custom.patch_namespaced_custom_object
         return self._call(f"{_singular(plural)} {name}", ns, method, ns, plural, name, ops, _content_type=json_patch)
+
+    def watch(
+        self,
+        plural: str,
+        namespace: str | None,
+        *,
+        field_selector: str | None = None,
+        label_selector: str | None = None,
+        resource_version: str | None = None,
+        seconds: int = 30,
+    ) -> Iterator[tuple[str, Body]]:
+        """(event type, object) for each change to the objects of `plural` in `namespace` (None: every namespace)
+        after `resource_version` (None: first each object that exists, as ADDED), for at most `seconds`."""
+        selectors = {"field_selector": field_selector, "label_selector": label_selector}
+        kwargs: dict[str, Any] = {k: v for k, v in selectors.items() if v}
+        if resource_version:
+            kwargs["resource_version"] = resource_version
+        method: Any
+        args: tuple[str, ...]
+        if namespace is None:
+            method, args = self.custom.list_cluster_custom_object, (GROUP, VERSION, plural)
+        else:
+            method, args = self.custom.list_namespaced_custom_object, (GROUP, VERSION, namespace, plural)
+        timeout = (TIMEOUT[0], seconds + TIMEOUT[0])
+        try:
+            for event in watch.Watch().stream(  # type: ignore[no-untyped-call]
+                method, *args, timeout_seconds=seconds, _request_timeout=timeout, **kwargs
+            ):
+                yield event["type"], event["object"]
+        except (client.ApiException, HTTPError) as error:
+            raise self._error(plural, namespace, error) from None
 
     def server_version(self) -> str:
         try:

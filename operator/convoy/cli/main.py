@@ -13,7 +13,7 @@ from typing import NoReturn
 
 from rich.console import Console
 
-from convoy.cli import decide, get, lint, listing, rollback, run, version
+from convoy.cli import dashboard, decide, get, lint, listing, rollback, run, version
 from convoy.cli.env import Cluster, Env
 from convoy.cli.errors import INTERRUPTED, USAGE, CliError
 from convoy.cli.kube import KubeCluster
@@ -45,7 +45,7 @@ def parser() -> Parser:
     )
     _global_flags(root, suppress=False)
     commands = root.add_subparsers(dest="verb", required=True, metavar="COMMAND")
-    for module in (get, listing, run, decide, rollback, lint, version):
+    for module in (get, listing, run, decide, rollback, dashboard, lint, version):
         module.register(commands, common)
     return root
 

@@ -63,15 +63,18 @@ def rollback_object(plural: str, name: str, *, force: bool, reason: str | None) 
 def rollback(args: argparse.Namespace, env: Env) -> int:
     timeout = parse_timeout(args.timeout)
     cluster = env.connect()
-    plural, obj = _target(cluster, args.target)
-    name = obj["metadata"]["name"]
-    created = cluster.create("rollbacks", rollback_object(plural, name, force=args.force, reason=args.reason))
-    created_name = created["metadata"]["name"]
+    created_name = create(cluster, args.target, force=args.force, reason=args.reason)["metadata"]["name"]
     env.out.out(f"rollback/{created_name} created", highlight=False)
     if not args.wait:
         return OK
     final = follow(cluster, "rollbacks", created_name, env, timeout=timeout, results=ROLLBACK_RESULTS)
     return ROLLBACK_RESULTS[final["status"]["phase"]]
+
+
+def create(cluster: Cluster, target: str, *, force: bool, reason: str | None) -> Body:
+    """The Rollback of `target` (WORKFLOW|RUN), as created."""
+    plural, obj = _target(cluster, target)
+    return cluster.create("rollbacks", rollback_object(plural, obj["metadata"]["name"], force=force, reason=reason))
 
 
 def _target(cluster: Cluster, text: str) -> tuple[str, Body]:

@@ -8,6 +8,7 @@ harm) and a given `now`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from rich.text import Text
@@ -58,7 +59,7 @@ def workflow_run_tree(run: Body, now: datetime) -> Tree:
     return tree
 
 
-def _pods(canary: Body | None) -> str | None:
+def pods_text(canary: Body | None) -> str | None:
     """The desired pod counts of a canary split."""
     if not canary:
         return None
@@ -75,10 +76,10 @@ def run_label(run: Body, now: datetime) -> Text:
         [
             f"{status.get('type') or 'workflow'} {status['workflow']}" if status.get("workflow") else None,
             f"weight {status['weight']}%" if status.get("weight") is not None else None,
-            _pods(status.get("canary")),
+            pods_text(status.get("canary")),
             f"phases {status['progress']}" if status.get("progress") else None,
             joined([revisions.get("stable"), revisions.get("new")], " → ") if revisions.get("new") else None,
-            _queued(status),
+            queued_text(status),
         ],
         " · ",
     )
@@ -92,7 +93,7 @@ def run_label(run: Body, now: datetime) -> Text:
     return label
 
 
-def _queued(status: Body) -> str | None:
+def queued_text(status: Body) -> str | None:
     """Where a queued run stands, and what it waits for (a run of its target, or the limit on progressing runs)."""
     if not status.get("queuePosition"):
         return None
@@ -101,46 +102,79 @@ def _queued(status: Body) -> str | None:
     return f"queue position {status['queuePosition']}" + (f" ({why})" if why else "")
 
 
-def add_phases(node: Tree, run: Body, now: datetime) -> None:
-    """The run's phases and steps under `node`, then its rollback (phases undone in reverse order)."""
+@dataclass(frozen=True)
+class PhaseView:
+    """One phase of a run (or of its rollback) as the tree and the dashboard show it."""
+
+    record: Body
+    state: str
+    weight: int | None
+    """A canary phase's weight."""
+    undone: bool
+    """Its rollback succeeded."""
+    specs: dict[str, Body]
+    """Its steps' specs, by name."""
+
+
+def phase_views(run: Body) -> tuple[list[PhaseView], list[PhaseView]]:
+    """The run's phases, and its rollback's (phases undone in reverse order). Pure."""
     status: Body = run.get("status") or {}
-    name = run["metadata"]["name"]
     workflow: Body = status.get("workflowSpec") or {}
     weights = {p.get("name"): p.get("weight") for p in workflow.get("phases") or []}
     canary = workflow.get("type") == "Canary"
     rollback: list[Body] = status.get("rollback") or []
     undone = {p.get("name") for p in rollback if p.get("state") == "Succeeded"}
-    for phase in status.get("phases") or []:
-        weight = weights.get(phase["name"]) if canary else None
-        branch = node.add(_phase_label(phase, weight, phase["name"] in undone, now))
-        specs = _step_specs(workflow, phase["name"], "steps")
-        for step in phase.get("steps") or []:
-            branch.add(step_label(name, step, specs.get(step["name"]), now))
+    phases = [
+        PhaseView(
+            record=phase,
+            state="RolledBack" if phase["name"] in undone else phase.get("state") or "Pending",
+            weight=weights.get(phase["name"]) if canary else None,
+            undone=phase["name"] in undone,
+            specs=step_specs(workflow, phase["name"], "steps"),
+        )
+        for phase in status.get("phases") or []
+    ]
+    undoing = [
+        PhaseView(
+            phase, phase.get("state") or "Pending", None, False, step_specs(workflow, phase["name"], "rollbackSteps")
+        )
+        for phase in rollback
+    ]
+    return phases, undoing
+
+
+def add_phases(node: Tree, run: Body, now: datetime) -> None:
+    """The run's phases and steps under `node`, then its rollback (phases undone in reverse order)."""
+    name = run["metadata"]["name"]
+    phases, rollback = phase_views(run)
+    for phase in phases:
+        branch = node.add(_phase_label(phase, now))
+        for step in phase.record.get("steps") or []:
+            branch.add(step_label(name, step, phase.specs.get(step["name"]), now))
     if rollback:
         undoing = node.add(
             Text.assemble(symbol("RollingBack"), " ", ("rollback", "bold"), ("  (reverse order)", "dim"))
         )
         for phase in rollback:
-            branch = undoing.add(_phase_label(phase, None, False, now))
-            specs = _step_specs(workflow, phase["name"], "rollbackSteps")
-            for step in phase.get("steps") or []:
-                branch.add(step_label(name, step, specs.get(step["name"]), now))
+            branch = undoing.add(_phase_label(phase, now))
+            for step in phase.record.get("steps") or []:
+                branch.add(step_label(name, step, phase.specs.get(step["name"]), now))
 
 
-def _step_specs(workflow: Body, phase: str, key: str) -> dict[str, Body]:
+def step_specs(workflow: Body, phase: str, key: str) -> dict[str, Body]:
     for spec in workflow.get("phases") or []:
         if spec.get("name") == phase:
             return {s["name"]: s for s in spec.get(key) or [] if "name" in s}
     return {}
 
 
-def _phase_label(phase: Body, weight: int | None, undone: bool, now: datetime) -> Text:
-    state = "RolledBack" if undone else phase.get("state") or "Pending"
-    label = Text.assemble(symbol(state), " ", (phase["name"], "bold"))
+def _phase_label(phase: PhaseView, now: datetime) -> Text:
+    record = phase.record
+    label = Text.assemble(symbol(phase.state), " ", (record["name"], "bold"))
     extras = [
-        f"{weight}%" if weight is not None else None,
-        elapsed(phase.get("startedAt"), phase.get("finishedAt"), now),
-        "rolled back" if undone else None,
+        f"{phase.weight}%" if phase.weight is not None else None,
+        elapsed(record.get("startedAt"), record.get("finishedAt"), now),
+        "rolled back" if phase.undone else None,
     ]
     label.append(f"  {joined(extras)}".rstrip(), style="dim")
     return label
@@ -153,13 +187,13 @@ def step_label(run: str, step: Body, spec: Body | None, now: datetime) -> Text:
     label.append(f"  {elapsed(step.get('startedAt'), step.get('finishedAt'), now) or ''}".rstrip())
     if (step.get("attempts") or 0) > 1:
         label.append(f"  attempt {step['attempts']}", style="dim")
-    detail, style = _detail(run, step, spec or {}, now)
+    detail, style = step_detail(run, step, spec or {}, now)
     if detail:
         label.append(f"  {detail}", style=style)
     return label
 
 
-def _detail(run: str, step: Body, spec: Body, now: datetime) -> tuple[str, str]:
+def step_detail(run: str, step: Body, spec: Body, now: datetime) -> tuple[str, str]:
     """What a step is doing or waiting for, and the style to show it in."""
     awaiting, message = step.get("awaiting"), step.get("message") or ""
     deadline = until(step.get("deadline"), now)
