@@ -56,6 +56,7 @@ cluster-down:
 # With no KUBECONFIG, the local cluster is started for the e2e tests and stopped after them.
 e2e: venv
 	hack/prometheus.sh >/dev/null  # the e2e tests verify canaries against a real Prometheus
+	hack/build-flux.sh >/dev/null  # tests/e2e/gitops run Flux's controllers: the first build takes ~10 min, then cached
 	hack/chromium.sh >/dev/null  # the dashboard's browser tests (tests/e2e/dashboard) drive Debian's chromium
 	@if [ -n "$(OWN_CLUSTER)" ]; then $(CLUSTER) up >/dev/null; eval "$$($(CLUSTER) env)"; fi; \
 	  export PATH="$(CURDIR)/$(BIN):$$PATH"; \
