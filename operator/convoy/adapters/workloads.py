@@ -123,6 +123,10 @@ async def set_image(owner: Owner, action: SetImage) -> dict[str, Any] | None:
 async def restore_snapshot(owner: Owner, action: RestoreSnapshot) -> None:
     saved = await snapshots.data_of(owner, action.namespace, action.snapshot)
     if saved is None:
+        if action.deployment is not None:
+            # A step saves its snapshot before it changes the template (set_image), so without one the step
+            # changed nothing: the Deployment is as it was, and is marked restored for the planner to go on.
+            await patch_deployment(action.namespace, action.deployment, _marks(owner, action.key))
         return
     if "objects" in saved:
         await restore_manifests(owner, action, saved)

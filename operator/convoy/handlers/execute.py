@@ -9,6 +9,7 @@ throttling, an API server restarting) is raised, and the reconcile is tried agai
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from convoy.adapters import (
@@ -62,6 +63,16 @@ PERMANENT = {
     422: ErrorKind.INVALID,
 }
 OPERATOR_OWN = (RecordEvent, MarkBarrier)
+CONFIRMED_AFTER = timedelta(seconds=5)
+"""A refusal counts as permanent once it has lasted this long: an API server that has just started answers 403
+to everyone until its RBAC caches are loaded."""
+_FORGOTTEN_AFTER = timedelta(minutes=2)
+_first_refused: dict[tuple[str, str, str], datetime] = {}
+"""When each refusal was first met, by (run uid, verb, resource); gone once it counted, or when it is old."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 async def perform_or_refuse(
@@ -76,7 +87,7 @@ async def perform_or_refuse(
             with acting_as(tenant):
                 await perform(owner, action, measurements)
     except ApiError as error:
-        refusal = refusal_of(error)
+        refusal = lasting_refusal(owner.uid, error)
         if refusal is None:
             raise
         log.warning("%s %s/%s: %s", owner.kind, owner.namespace, owner.name, refusal.message)
@@ -86,6 +97,26 @@ async def perform_or_refuse(
         log.warning("%s %s/%s: %s", owner.kind, owner.namespace, owner.name, untrusted)
         return Refusal(ErrorKind.CONFLICT, str(untrusted))
     return None
+
+
+def lasting_refusal(uid: str, error: ApiError) -> Refusal | None:
+    """What a refused call of the object `uid` means for the step that made it, once the refusal is permanent and
+    has lasted (CONFIRMED_AFTER); None while trying again may still succeed."""
+    refusal = refusal_of(error)
+    return refusal if refusal is not None and _lasted(uid, error) else None
+
+
+def _lasted(uid: str, error: ApiError) -> bool:
+    """Whether the same call was refused at least CONFIRMED_AFTER ago, and not much longer: until then the
+    reconcile is tried again as after any transient error (after 1, 2 and 5 s)."""
+    now, key = _now(), (uid, error.verb, error.resource)
+    for stale in [k for k, t in _first_refused.items() if now - t > _FORGOTTEN_AFTER]:
+        del _first_refused[stale]
+    first = _first_refused.setdefault(key, now)
+    if now - first < CONFIRMED_AFTER:
+        return False
+    del _first_refused[key]
+    return True
 
 
 def refusal_of(error: ApiError) -> Refusal | None:

@@ -20,7 +20,7 @@ from convoy.adapters.owner import Owner
 from convoy.api.pipeline import PipelineRunSpec, PipelineRunStatus, PipelineSpec, StageState
 from convoy.api.validation import InvalidSpec, parse_spec
 from convoy.handlers import admission, config, definitions
-from convoy.handlers.execute import refusal_of
+from convoy.handlers.execute import lasting_refusal
 from convoy.handlers.runtime import SCHEDULER, SIBLINGS
 from convoy.handlers.scheduler import Key
 from convoy.planner.actions import RecordEvent
@@ -121,7 +121,7 @@ async def _create(
         with acting_as(tenant):
             uid = await stage_runs.ensure_stage_run(owner, action)
     except ApiError as error:
-        refusal = refusal_of(error)
+        refusal = lasting_refusal(owner.uid, error)
         if refusal is None:
             raise
         return refusal.message

@@ -21,7 +21,7 @@ from convoy.adapters.owner import Owner
 from convoy.api.validation import InvalidSpec, parse_spec
 from convoy.api.workflow import WorkflowSpec, WorkflowType
 from convoy.handlers import config
-from convoy.handlers.execute import refusal_of
+from convoy.handlers.execute import lasting_refusal
 from convoy.handlers.runtime import DEPLOYMENTS, INDEX, SCHEDULER
 from convoy.handlers.scheduler import Key
 from convoy.planner.actions import SetPaused
@@ -90,7 +90,7 @@ async def reconcile(key: Key) -> None:
             with acting_as(tenant):  # the trigger acts for the Workflow, with its ServiceAccount's rights
                 await _act(owner, spec, deployment, paused=busy, changed=seen is not None and seen != current)
         except ApiError as error:
-            refusal = refusal_of(error)
+            refusal = lasting_refusal(owner.uid, error)
             if refusal is None:
                 raise
             await _refused(owner, namespace, name, refusal.message)

@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
-from convoy.adapters import kube
+from convoy.adapters import kube, workloads
+from convoy.adapters.owner import Owner
 from convoy.api.steps import ErrorKind
 from convoy.handlers.execute import refusal_of
+from convoy.planner.actions import RestoreSnapshot
 
 from .fake_api import FakeApiServer, fake_api, status
 
@@ -112,3 +114,17 @@ async def test_permanent_refusals_become_step_failures(
 async def test_the_operators_own_refusal_names_convoy(fake_api: FakeApiServer) -> None:
     found = refusal_of(await refusal(fake_api, 403, tenant=False))
     assert found is not None and found.message.startswith("Convoy may not patch deployments")
+
+
+async def test_a_restore_without_a_snapshot_marks_the_untouched_deployment(fake_api: FakeApiServer) -> None:
+    # given a step whose set-image failed before it saved its snapshot (so before it changed anything)
+    owner = Owner("WorkflowRun", "web-2", "shop", "uid-1")
+    fake_api.on("PATCH", URL, (200, {"metadata": {"name": "web"}}))
+    # when its rollback restores the snapshot
+    await workloads.restore_snapshot(owner, RestoreSnapshot("shop", "web", "web-2-promote-snapshot", "web-2/rb"))
+    # then the template is left alone and the Deployment is marked restored, so the rollback goes on
+    get, patch = fake_api.sent
+    assert get.path == "/api/v1/namespaces/shop/configmaps/web-2-promote-snapshot"
+    assert patch.body == {
+        "metadata": {"annotations": {"convoy.dev/applied": "web-2/rb", "convoy.dev/run": "shop/web-2"}}
+    }
