@@ -118,7 +118,7 @@ class Session:
         self._session: aiohttp.ClientSession | None = None
         self._server = ""
 
-    def _login(self) -> None:
+    def login(self) -> None:
         settings = kopf.OperatorSettings()
         info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(settings=settings)
         if info is None:
@@ -135,7 +135,7 @@ class Session:
     ) -> Answer:
         for attempt in range(2):
             if self._session is None:
-                self._login()
+                self.login()
             assert self._session is not None
             async with self._session.request(
                 method, self._server + path, params=params, headers=headers, data=data
@@ -160,7 +160,7 @@ async def connect() -> None:
     global _transport
     if _transport is None:
         session = Session()
-        session._login()
+        session.login()
         _transport = session
 
 
