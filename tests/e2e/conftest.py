@@ -10,21 +10,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from kubernetes import client, config
+from harness import E2E_LABEL, new_api_client
+from kubernetes import client
 from waiting import wait_for
-
-E2E_LABEL = "convoy.dev/e2e"
 
 
 def _dev_cluster_kubeconfig() -> Path:
     state = os.environ.get("CONVOY_CLUSTER_DIR") or str(Path.home() / ".cache" / "convoy" / "cluster")
     return Path(state) / "kubeconfig"
-
-
-def new_api_client(kubeconfig: str) -> client.ApiClient:
-    """An ApiClient for the current context of ``kubeconfig`` (a path, or several joined by os.pathsep)."""
-    api: client.ApiClient = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
-    return api
 
 
 def _cluster_answers(kubeconfig: str) -> str | None:

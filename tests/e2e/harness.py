@@ -21,11 +21,21 @@ from typing import Any, cast
 
 import pytest
 import yaml
-from kubernetes import client
+from kubernetes import client, config
 from waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 GROUP, VERSION = "convoy.dev", "v1alpha1"
+
+
+E2E_LABEL = "convoy.dev/e2e"
+"""Every namespace the e2e tests create carries it."""
+
+
+def new_api_client(kubeconfig: str) -> client.ApiClient:
+    """An ApiClient for the current context of ``kubeconfig`` (a path, or several joined by os.pathsep)."""
+    api: client.ApiClient = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+    return api
 
 
 def free_port() -> int:

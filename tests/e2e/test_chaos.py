@@ -35,8 +35,7 @@ from typing import Any, cast
 
 import pytest
 import yaml
-from conftest import E2E_LABEL, new_api_client
-from harness import GROUP, ROOT, VERSION, Operator, apply, onboard_tenant
+from harness import E2E_LABEL, GROUP, ROOT, VERSION, Operator, apply, new_api_client, onboard_tenant
 from kubernetes import client
 from kubernetes.watch.watch import iter_resp_lines
 from test_workflowruns import Receiver, failing_job, on_error, passing_job, step_record
