@@ -53,8 +53,8 @@ CHAOS_LABEL = "convoy.dev/chaos"
 APPLIED = "convoy.dev/applied"
 RUNS_TIMEOUT = 300  # after the last kill; measured on 2 cores: every run ended within 50 s of it
 
-State = tuple[int, str]
-"""What the test looks at in a Deployment's spec: (replicas, image)."""
+State = tuple[int, str, bool]
+"""What the test looks at in a Deployment's spec: (replicas, image, paused)."""
 
 
 # --- the workflows -----------------------------------------------------------------------------------------------
@@ -161,18 +161,20 @@ class Planned:
         """Deployment → the specs it goes through, one generation each (none for a Build). Every deploy step marks
         what it changes with its own `convoy.dev/applied` key (docs/gitops.md), and a Deployment's annotations are
         part of its generation: each step gives the canary a generation, even one that leaves its size as it was;
-        the stable one changes only when its size or image does (scaling marks nothing)."""
+        the stable one changes only when its size, image or pause does (scaling marks nothing)."""
         if not self.canary:
             return {}
         total = self.replicas
         steps = [replica_split(total, w) for w in WEIGHTS if w < 100]
-        stable: list[State] = [(total, OLD)] + [(s, OLD) for s, _ in steps]
-        canary: list[State] = [(c, NEW) for _, c in steps]
+        stable: list[State] = [(total, OLD, False)] + [(s, OLD, False) for s, _ in steps]
+        canary: list[State] = [(c, NEW, False) for _, c in steps]
         if self.fails:  # each phase undone in reverse order gives the previous weight's split back
-            stable += [(s, OLD) for s, _ in reversed(steps[:-1])] + [(total, OLD)]
-            canary += [(c, NEW) for _, c in reversed(steps[:-1])]
-        else:  # promotion: image and size in one patch
-            stable.append((total, NEW))
+            stable += [(s, OLD, False) for s, _ in reversed(steps[:-1])] + [(total, OLD, False)]
+            canary += [(c, NEW, False) for _, c in reversed(steps[:-1])]
+        else:  # promotion: every pod to the canary, then the stable takes its ReplicaSet (adapters/handover.py)
+            # the canary's last generation is its deletion: orphaning its ReplicaSet marks it deleting first
+            canary += [(total, NEW, False), (total, NEW, False)]
+            stable += [(0, OLD, False), (0, NEW, True), (total, NEW, True), (total, NEW, False)]
         return {self.name: distinct(stable), f"{self.name}-canary": canary}
 
     def notifications(self) -> set[str]:
@@ -410,7 +412,7 @@ def run_of(seen: Seen) -> tuple[str, str]:
 
 
 def state_of(spec: dict[str, Any]) -> State:
-    return spec["replicas"], spec["template"]["spec"]["containers"][0]["image"]
+    return spec["replicas"], spec["template"]["spec"]["containers"][0]["image"], bool(spec.get("paused"))
 
 
 def changed(before: Any, after: Any, path: str = "spec") -> list[str]:
@@ -458,7 +460,8 @@ def deployment_problems(planned: list[Planned], seen: list[Seen]) -> list[str]:
             problems.append(f"Deployment {namespace}/{name}: generations {generations} seen, some were missed")
         if any(len(seen_under) > 1 for seen_under in specs.values()):
             problems.append(f"Deployment {namespace}/{name}: two specs under one generation")
-        marks = [m for m in (marked[g] for g in generations) if m is not None]
+        # a step's mark coming back after another step's: its change applied again
+        marks = [m for m, _ in itertools.groupby(marked[g] for g in generations) if m is not None]
         if len(set(marks)) != len(marks):
             problems.append(f"Deployment {namespace}/{name}: one step's change applied twice (marks {marks})")
         history = {g: state_of(specs[g][0]) for g in generations}

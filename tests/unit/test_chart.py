@@ -541,6 +541,7 @@ def test_the_operator_may_impersonate_only_the_allowed_service_accounts() -> Non
 # fmt: off
 RUNNER = (
     _rule("apps", "deployments", "get, list, watch, create, patch, delete", "", ALWAYS, "adapters/workloads.py set_image, set_paused, mark_template, restore_snapshot; adapters/copies.py ensure_copy, scale, delete (canary and blue/green copies)"),
+    _rule("apps", "replicasets", "list, delete", "", ALWAYS, "adapters/handover.py hand_over (a replica-split canary's promotion: the stable's ReplicaSets that run no pod go, so it adopts the canary's; without these verbs it starts new pods)"),
     _rule("", "services", "get, patch", "", ALWAYS, "adapters/services.py point_service"),
     _rule("gateway.networking.k8s.io", "httproutes", "get, patch", "", ALWAYS, "adapters/routes.py GatewayRouter set_weights"),
     _rule("autoscaling", "horizontalpodautoscalers", "get, patch", "", ALWAYS, "adapters/autoscalers.py set_bounds (a canary's HPA follows the weight, and gets its bounds back)"),

@@ -1,11 +1,12 @@
 """Copies of a Deployment: the canary beside the stable one, the blue and green colors.
 
-A copy takes the source's spec with the new image and its own pod count and selector. Without a suffix its
-pods keep the source's labels (plus the copy's own label), so one Service selects both in proportion to pod
-counts; their own ReplicaSet owns them, so the source Deployment never adopts them. With a suffix the source
-selector's label values get it ('-canary', '-green'): Services that select the source never select the copy,
-and only a Service Convoy points at it does. Copies have no owner: a color is the live application once
-swapped, and a canary is removed by its run.
+A copy takes the source's spec with the new image and its own pod count. Without a suffix its pod template is
+the source's with the new image and nothing else, selector included: one Service selects both in proportion to
+pod counts, and the stable Deployment can take the copy's ReplicaSet as its own when it promotes (handover.py).
+Until then that ReplicaSet belongs to the copy, so the source Deployment never adopts it. With a suffix the
+source selector's label values get it ('-canary', '-green') and the pods the copy's label: Services that select
+the source never select the copy, and only a Service Convoy points at it does. Copies have no owner: a color is
+the live application once swapped, and a canary is removed by its run.
 """
 
 from __future__ import annotations
@@ -22,16 +23,16 @@ from convoy.planner.actions import DeleteDeployment, EnsureCopy, ScaleDeployment
 def copy_body(owner: Owner, action: EnsureCopy, source: dict[str, Any]) -> dict[str, Any]:
     """The copy's Deployment built from the source's. Pure."""
     spec = copy.deepcopy(source["spec"])
-    selector = dict(spec["selector"].get("matchLabels") or {})
-    if action.suffix:
-        selector = {k: f"{v}{action.suffix}" for k, v in selector.items()}
-    selector[action.label[0]] = action.label[1]
     template = spec["template"]
-    template["metadata"]["labels"] = {**(template["metadata"].get("labels") or {}), **selector}
+    if action.suffix:
+        selector = {k: f"{v}{action.suffix}" for k, v in (spec["selector"].get("matchLabels") or {}).items()}
+        selector[action.label[0]] = action.label[1]
+        template["metadata"]["labels"] = {**(template["metadata"].get("labels") or {}), **selector}
+        spec["selector"] = {"matchLabels": selector}
     containers = template["spec"]["containers"]
     target = next((c for c in containers if c["name"] == action.container), containers[0])
     target["image"] = action.image
-    spec.update({"replicas": action.replicas, "selector": {"matchLabels": selector}, "template": template})
+    spec["replicas"] = action.replicas
     spec.pop("paused", None)
     return {
         "apiVersion": "apps/v1",

@@ -17,7 +17,7 @@ from convoy.adapters import snapshots
 from convoy.adapters.kube import get_or_none, path, request
 from convoy.adapters.manifests import restore_manifests
 from convoy.adapters.owner import APPLIED, RUN, Owner
-from convoy.planner.actions import EnsureCopy, RestoreSnapshot, ScaleDeployment, SetImage, SetPaused
+from convoy.planner.actions import EnsureCopy, HandOver, RestoreSnapshot, ScaleDeployment, SetImage, SetPaused
 from convoy.planner.observed import Workload
 
 TEMPLATE_HASH = "convoy.dev/template-hash"
@@ -54,6 +54,7 @@ def to_workload(obj: dict[str, Any], container: str | None) -> Workload:
         image=chosen.get("image") if chosen else None,
         applied=(meta.get("annotations") or {}).get(APPLIED),
         selector=dict((spec.get("selector") or {}).get("matchLabels") or {}),
+        paused=bool(spec.get("paused")),
         progress_deadline_exceeded=any(
             c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded" for c in conditions
         ),
@@ -97,26 +98,40 @@ def _marks(owner: Owner, key: str) -> dict[str, Any]:
     return {"metadata": {"annotations": {APPLIED: key, RUN: f"{owner.namespace}/{owner.name}"}}}
 
 
-async def set_image(owner: Owner, action: SetImage) -> dict[str, Any] | None:
-    """Set the image (and the count, in the same patch); the Deployment as it now is, when it was patched. The
-    Deployment is read as the tenant, never taken from the operator's cache: its template goes into a snapshot the
-    tenant can read."""
-    deployment = await read_deployment(action.namespace, action.deployment)
-    if deployment is None:
-        return None  # the planner sees it missing and fails the step with a message
-    await _ensure_snapshot(owner, action.namespace, action.snapshot, deployment)
-    if fulfils(deployment, action):
-        return None
+def image_patch(owner: Owner, deployment: dict[str, Any], action: SetImage | HandOver) -> dict[str, Any] | None:
+    """The patch that puts the action's image into the Deployment's template and marks it applied, with the template
+    hash a trigger compares (so Convoy's own change starts no run); None without the container. Pure."""
     target = _container(deployment["spec"]["template"], action.container)
     if target is None:
         return None
     patch = _marks(owner, action.key)
     patch["spec"] = {"template": {"spec": {"containers": [{"name": target["name"], "image": action.image}]}}}
-    if action.replicas is not None:
-        patch["spec"]["replicas"] = action.replicas
     changed = copy.deepcopy(deployment["spec"]["template"])
     next(c for c in changed["spec"]["containers"] if c["name"] == target["name"])["image"] = action.image
     patch["metadata"]["annotations"][TEMPLATE_HASH] = template_hash(changed)
+    return patch
+
+
+async def read_snapshotted(owner: Owner, action: SetImage | HandOver) -> dict[str, Any] | None:
+    """The Deployment `action` changes, once its pod template is saved in the action's snapshot; None when it is
+    gone (the planner sees it missing and fails the step with a message). It is read as the tenant, never taken from
+    the operator's cache: its template goes into a snapshot the tenant can read."""
+    deployment = await read_deployment(action.namespace, action.deployment)
+    if deployment is not None:
+        await _ensure_snapshot(owner, action.namespace, action.snapshot, deployment)
+    return deployment
+
+
+async def set_image(owner: Owner, action: SetImage) -> dict[str, Any] | None:
+    """Set the image (and the count, in the same patch); the Deployment as it now is, when it was patched."""
+    deployment = await read_snapshotted(owner, action)
+    if deployment is None or fulfils(deployment, action):
+        return None
+    patch = image_patch(owner, deployment, action)
+    if patch is None:
+        return None
+    if action.replicas is not None:
+        patch["spec"]["replicas"] = action.replicas
     return await patch_deployment(action.namespace, action.deployment, patch)
 
 

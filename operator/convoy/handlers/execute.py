@@ -16,6 +16,7 @@ from convoy.adapters import (
     autoscalers,
     copies,
     events,
+    handover,
     jobs,
     manifests,
     measure,
@@ -37,6 +38,7 @@ from convoy.planner.actions import (
     DeleteJob,
     EnsureCopy,
     EnsureJob,
+    HandOver,
     MarkBarrier,
     Measure,
     Notify,
@@ -165,6 +167,8 @@ async def perform(owner: Owner, action: Action, measurements: dict[str, Measurem
             )
         case EnsureCopy():
             _seen(await copies.ensure_copy(owner, action, DEPLOYMENTS.body(action.namespace, action.name)))
+        case HandOver():
+            _seen(await handover.hand_over(owner, action))
         case SetPaused():
             await workloads.set_paused(owner, action)
         case ScaleDeployment():

@@ -117,6 +117,23 @@ class EnsureCopy:
 
 
 @dataclass(frozen=True)
+class HandOver:
+    """Promote a replica-split canary by giving its ReplicaSet, whose `replicas` pods already run the new version,
+    to the stable Deployment, so that no pod is started again (adapters/handover.py). Saves the stable's pod template
+    as snapshot `snapshot` first, as SetImage does, and marks the stable `applied` = key; leaves it paused, for the
+    planner to resume once the stable counts the canary's pods as its own."""
+
+    namespace: str
+    deployment: str
+    copy: str
+    container: str | None
+    image: str
+    snapshot: str
+    key: str
+    replicas: int
+
+
+@dataclass(frozen=True)
 class ScaleDeployment:
     namespace: str
     name: str
@@ -182,6 +199,7 @@ Action = (
     | RecordEvent
     | MarkBarrier
     | EnsureCopy
+    | HandOver
     | ScaleDeployment
     | DeleteDeployment
     | SetPaused

@@ -12,7 +12,8 @@ Replica split (default): both Deployments are behind the target Service, so traf
 Traffic-route split: stable keeps all `total` pods, the canary gets `ceil(total * weight / 100)`, and the
 HTTPRoute's weights decide the traffic. The last phase (weight 100) promotes: the new pod template goes into the
 stable Deployment (after a snapshot), stable is scaled back to `total`, traffic returns to stable, and the
-canary is removed. `total` is the service size of `canary.setup` (the instances already running, or a fixed
+canary is removed. A replica split first moves every pod to the canary, then hands the canary's ReplicaSet over to
+the stable Deployment, so promotion starts no pod of either version (adapters/handover.py). `total` is the service size of `canary.setup` (the instances already running, or a fixed
 count), and its `resizeStrategy` orders each change of pods between the two Deployments (see resize_now).
 
 Rollback, replica split: proportional, as the reference rolls back (planner/rollback_sizing.py). When the first
@@ -61,6 +62,7 @@ from convoy.api.workflowrun import AutoscalerBounds, Awaiting, CanaryPods, StepS
 from convoy.planner.actions import (
     DeleteDeployment,
     EnsureCopy,
+    HandOver,
     PointService,
     RestoreSnapshot,
     ScaleDeployment,
@@ -274,8 +276,27 @@ def _set_pods(
     messages: tuple[str, str],
 ) -> bool:
     """Ask for `pods` (and the route at `weight`); True, and the step succeeded, once the cluster shows them.
-    `messages`: what the step says while it waits, and once done. The run's status.canary follows, except in a
-    post-deployment rollback: there it keeps what the deployment ran (the history's phase sizes come from it)."""
+    `messages`: what the step says while it waits, and once done."""
+    if not _move_pods(c, pos, namespace, deployment, stable, pods, weight, key, messages[0]):
+        return False
+    succeed(c, pos.record, messages[1])
+    return True
+
+
+def _move_pods(
+    c: Cycle,
+    pos: Position,
+    namespace: str,
+    deployment: str,
+    stable: Workload,
+    pods: CanaryPods,
+    weight: int,
+    key: str,
+    waiting: str,
+) -> bool:
+    """Ask for `pods` (and the route at `weight`); True once the cluster shows them, else the step waits saying
+    `waiting`. The run's status.canary follows, except in a post-deployment rollback: there it keeps what the
+    deployment ran (the history's phase sizes come from it)."""
     artifact, strategy = c.workflow.artifact, _strategy(c)
     assert artifact is not None
     name = canary_name(deployment)
@@ -307,11 +328,10 @@ def _set_pods(
     if pods.canary == 0 and move_canary:
         c.act(DeleteDeployment(namespace, name))
     if canary_ready and stable_ready and route_ready:
-        succeed(c, pos.record, messages[1])
         return True
     pos.record.state, pos.record.awaiting = StepState.RUNNING, Awaiting.ROLLOUT
     pos.record.message = clip(
-        f"{messages[0]}: waiting for {pods.canary} canary and {pods.stable} stable pods"
+        f"{waiting}: waiting for {pods.canary} canary and {pods.stable} stable pods"
         + ("" if route_ready else ", route pending")
     )
     return False
@@ -354,9 +374,11 @@ def _route(c: Cycle, namespace: str, stable: Workload, weight: int) -> bool:
 
 def _promote(c: Cycle, pos: Position, namespace: str, deployment: str, stable: Workload, total: int, key: str) -> None:
     """Weight 100: the stable Deployment takes the new template and the HPA its bounds back; once it is rolled
-    out, traffic returns to it and the canary goes."""
+    out, traffic returns to it and the canary goes. A replica split hands its canary's pods over to it first."""
     artifact = c.workflow.artifact
     assert artifact is not None
+    if _strategy(c).split is CanarySplit.REPLICAS and not _hand_over(c, pos, namespace, deployment, stable, total, key):
+        return
     c.status.canary = CanaryPods(total=total, stable=total, canary=c.status.canary.canary if c.status.canary else 0)
     image, snapshot = artifact.image, snapshot_name(c, pos)
     c.act(SetImage(namespace, deployment, artifact.container, image, snapshot, key, replicas=total))  # one patch
@@ -377,6 +399,32 @@ def _promote(c: Cycle, pos: Position, namespace: str, deployment: str, stable: W
     c.status.weight = 100
     c.status.canary = CanaryPods(total=total, stable=total, canary=0)
     succeed(c, pos.record, f"promoted: {total} stable pods run the new version, canary removed")
+
+
+def _hand_over(
+    c: Cycle, pos: Position, namespace: str, deployment: str, stable: Workload, total: int, key: str
+) -> bool:
+    """Promote a replica split without starting a pod again: move every pod to the canary, then hand the canary's
+    ReplicaSet to the stable Deployment (adapters/handover.py), which the handover leaves paused and marked with
+    `key`; resume it once it counts those pods as its own. True once it is resumed."""
+    if stable.applied == key and not stable.paused:
+        return True
+    artifact = c.workflow.artifact
+    assert artifact is not None
+    name = canary_name(deployment)
+    if stable.applied != key:
+        pods = CanaryPods(total=total, stable=0, canary=total)
+        if not _move_pods(c, pos, namespace, deployment, stable, pods, 100, key, "promoting: every pod to the canary"):
+            return False
+    _bound(c, namespace, deployment, total, total)
+    if c.observed.workload(namespace, name) is not None or stable.replicas != total:
+        snapshot = snapshot_name(c, pos)
+        c.act(HandOver(namespace, deployment, name, artifact.container, artifact.image, snapshot, key, total))
+    elif stable.scaled:
+        c.act(SetPaused(namespace, deployment, False))
+    pos.record.state, pos.record.awaiting = StepState.RUNNING, Awaiting.ROLLOUT
+    pos.record.message = f"promoting: handing the canary's {total} pods over to Deployment {deployment}"
+    return False
 
 
 def repause(c: Cycle) -> None:
@@ -515,6 +563,8 @@ def _turn_around(
         pos.record.message = f"rolling back: waiting for {pods.canary} canary pods with the new version"
         return
     c.act(RestoreSnapshot(namespace, deployment, snapshot_name(c, pos), key))
+    if stable.paused:
+        c.act(SetPaused(namespace, deployment, False))  # a handover stopped half-way left it so
     _bound(c, namespace, deployment, pods.total, pods.stable)
     c.act(ScaleDeployment(namespace, deployment, pods.stable))
     if pods.canary == 0:

@@ -26,6 +26,7 @@ class Workload:
     applied: str | None = None
     progress_deadline_exceeded: bool = False
     selector: Mapping[str, str] = field(default_factory=dict)
+    paused: bool = False
 
     @property
     def scaled(self) -> bool:

@@ -33,6 +33,7 @@ from convoy.planner.actions import (
     DeleteJob,
     EnsureCopy,
     EnsureJob,
+    HandOver,
     MarkBarrier,
     Measure,
     Notify,
@@ -41,6 +42,7 @@ from convoy.planner.actions import (
     RestoreSnapshot,
     ScaleDeployment,
     SetImage,
+    SetPaused,
     SetRouteWeights,
 )
 from convoy.planner.cycle import RunIdentity
@@ -93,6 +95,7 @@ class Deployment:
     generation: int = 1
     rollout: Rollout = Rollout.STEADY
     available: int | None = None  # pods available while a rollout goes on (default: one short)
+    paused: bool = False
 
     def workload(self) -> Workload:
         if self.rollout is Rollout.STEADY:
@@ -108,6 +111,7 @@ class Deployment:
                 available_replicas=self.replicas,
                 image=self.image,
                 applied=self.applied,
+                paused=self.paused,
             )
         return Workload(
             self.namespace,
@@ -121,6 +125,7 @@ class Deployment:
             available_replicas=self.replicas - 1 if self.available is None else self.available,
             image=self.image,
             applied=self.applied,
+            paused=self.paused,
             progress_deadline_exceeded=self.rollout is Rollout.DEADLINE_EXCEEDED,
         )
 
@@ -143,7 +148,9 @@ class Cluster:
     events: dict[str, RecordEvent] = field(default_factory=dict)
     event_log: list[RecordEvent] = field(default_factory=list)  # every RecordEvent performed, repeats included
     notified: dict[str, Notify] = field(default_factory=dict)
-    changes: list[SetImage | RestoreSnapshot] = field(default_factory=list)  # changes that patched a Deployment
+    changes: list[SetImage | RestoreSnapshot | HandOver] = field(
+        default_factory=list
+    )  # changes that patched a Deployment
     changed: bool = False  # an object changed since the last observation: a watch event is on its way
     routes: dict[str, dict[str, int]] = field(default_factory=dict)  # by "namespace/route": weight per Service
     route_headers: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
@@ -231,6 +238,12 @@ class Cluster:
             case DeleteDeployment():
                 if self.deployments.pop(f"{action.namespace}/{action.name}", None) is not None:
                     self.changed = True
+            case HandOver():
+                self._hand_over(action)
+            case SetPaused():
+                d = self.deployments.get(f"{action.namespace}/{action.name}")
+                if d is not None and d.paused != action.paused:
+                    d.paused, d.generation, self.changed = action.paused, d.generation + 1, True
             case SetRouteWeights():
                 key = f"{action.namespace}/{action.route}"
                 if key in self.routes:
@@ -268,6 +281,21 @@ class Cluster:
             d.replicas, d.generation = action.replicas, d.generation + 1
             d.rollout, self.changed = self.rollouts.get(d.name, Rollout.ROLLING), True
         self._roll(d, action.image, action.key)
+
+    def _hand_over(self, action: HandOver) -> None:
+        """As adapters/handover.py, at once: the stable takes the copy's pods (and is left paused), the copy goes."""
+        d = self.deployments.get(f"{action.namespace}/{action.deployment}")
+        if d is None:
+            return
+        self.snapshots.setdefault(action.snapshot, d.image)
+        if not (d.paused and d.applied == action.key):
+            self.changes.append(action)
+            d.image, d.applied, d.paused, d.generation = action.image, action.key, True, d.generation + 1
+        if self.deployments.pop(f"{action.namespace}/{action.copy}", None) is not None:
+            d.replicas, d.rollout = action.replicas, Rollout.STEADY  # adopted with its pods running
+        elif d.replicas != action.replicas:
+            d.replicas, d.rollout = action.replicas, self.rollouts.get(d.name, Rollout.ROLLING)
+        self.changed = True
 
     def _restore(self, action: RestoreSnapshot) -> None:
         d = self.deployments.get(f"{action.namespace}/{action.deployment}")

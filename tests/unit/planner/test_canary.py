@@ -10,7 +10,7 @@ import pytest
 from convoy.api.decisions import DecisionAction
 from convoy.api.workflow import WorkflowSpec
 from convoy.api.workflowrun import RunPhase
-from convoy.planner.actions import Action, ScaleDeployment, SetAutoscalerBounds, SetImage
+from convoy.planner.actions import Action, EnsureCopy, HandOver, ScaleDeployment, SetAutoscalerBounds, SetImage
 from convoy.planner.canary import added_per_phase, canary_selector, split, stable_bounds
 from convoy.planner.observed import Autoscaler, Measurement, Observed, Outcome
 
@@ -28,7 +28,7 @@ from .builders import (
     verify_http,
     workflow,
 )
-from .sim import Cluster, Rollout, Sim, seconds
+from .sim import Cluster, Rollout, Sim, actions_of, seconds
 
 
 @pytest.mark.parametrize(
@@ -155,6 +155,8 @@ def test_traffic_route_split_sets_route_weights_and_keeps_stable_full() -> None:
     assert status.phase is RunPhase.SUCCEEDED
     assert sim.cluster.routes[f"{NAMESPACE}/web"] == {"web": 100, "web-canary": 0}
     assert pods(sim) == (10, None)
+    # the stable kept all its pods: one patch gave it the new template, and there was nothing to hand over
+    assert [type(a) for a in sim.cluster.changes] == [SetImage] and sim.cluster.deployment().image == NEW_IMAGE
 
 
 def test_promote_full_skips_the_remaining_phases_and_promotes() -> None:
@@ -353,7 +355,8 @@ def test_a_failure_after_the_promotion_began_turns_the_split_around() -> None:
 
 class HpaCluster(Cluster):
     """The simulated cluster with one HorizontalPodAutoscaler on the target, which (as one without metrics) keeps
-    the Deployment within its bounds on every tick."""
+    the Deployment within its bounds on every tick, unless scaled to 0: then, as the HPA controller, it does not
+    act."""
 
     def __init__(self, low: int, high: int, replicas: int) -> None:
         super().__init__(deployments=Cluster.with_deployments(DEPLOYMENT).deployments)
@@ -375,7 +378,8 @@ class HpaCluster(Cluster):
     def tick(self) -> None:
         super().tick()
         d = self.deployment()
-        d.replicas = min(max(d.replicas, self.hpa.min_replicas), self.hpa.max_replicas)
+        if d.replicas > 0:
+            d.replicas = min(max(d.replicas, self.hpa.min_replicas), self.hpa.max_replicas)
 
 
 def test_an_hpa_follows_the_weight_and_gets_its_bounds_back_on_rollback() -> None:
@@ -455,17 +459,42 @@ def test_two_hpas_on_the_target_fail_the_deploy_step_and_say_why() -> None:
     assert cluster.bound_calls == [] and pods(sim) == (4, None)
 
 
-def test_promotion_changes_the_template_and_the_count_in_one_patch() -> None:
+def test_promotion_hands_the_canarys_pods_over_to_the_stable_without_starting_one() -> None:
     # given a canary holding at 60% (4 stable + 6 canary of 10)
     sim = canary_sim(workflow(canary_wire(60, 100)))
     sim.run()
     # when it is resumed into the promotion
     promoting = sim.decide(DecisionAction.RESUME)
-    # then the stable Deployment gets the new template with all 10 replicas at once, and no separate scale
-    sets = [a for a in promoting.actions if isinstance(a, SetImage)]
-    assert [(a.image, a.replicas) for a in sets] == [(NEW_IMAGE, 10)]
-    scales = [a for a in promoting.actions if isinstance(a, ScaleDeployment) and a.name == DEPLOYMENT]
-    assert scales == []
+    # then every pod moves to the canary first, and the stable's template is not touched yet
+    assert [(a.name, a.replicas) for a in actions_of(promoting, ScaleDeployment)] == [(DEPLOYMENT, 0)]
+    assert [a.replicas for a in actions_of(promoting, EnsureCopy)] == [10]
+    assert actions_of(promoting, SetImage) == [] and actions_of(promoting, HandOver) == []
+    # when it runs on, then the stable takes the canary's 10 pods in one handover, and is resumed
+    assert sim.run().phase is RunPhase.SUCCEEDED
+    assert [type(a) for a in sim.cluster.changes] == [HandOver]
+    stable = sim.cluster.deployment()
+    assert (stable.image, stable.replicas, stable.paused) == (NEW_IMAGE, 10, False)
+    assert pods(sim) == (10, None)
+    assert sim.record("w100", "deploy").message == "promoted: 10 stable pods run the new version, canary removed"
+
+
+def test_a_handover_performed_again_after_a_restart_changes_nothing_twice() -> None:
+    # given a promotion that performed its handover
+    sim = canary_sim(workflow(canary_wire(50, 100)))
+    sim.run()
+    sim.decide(DecisionAction.RESUME)
+    for _ in range(10):
+        if actions_of(sim.last, HandOver):
+            break
+        sim.cycle()
+    handover = actions_of(sim.last, HandOver)
+    assert len(handover) == 1
+    # when a restarted operator, which had not seen it done, performs it again
+    sim.cluster.perform(handover[0], {})
+    # then the run ends as it would have, with the template changed once and the stable resumed
+    assert sim.run().phase is RunPhase.SUCCEEDED
+    assert [type(a) for a in sim.cluster.changes] == [HandOver]
+    assert pods(sim) == (10, None) and not sim.cluster.deployment().paused
 
 
 @pytest.mark.parametrize("resumes", [pytest.param(0, id="shifting-to-30"), pytest.param(1, id="promoting")])

@@ -1,0 +1,80 @@
+"""Promotion by handover: the stable Deployment takes the canary's ReplicaSet as its own, so the pods that already run
+the new version go on running and none is started again, as Argo Rollouts promotes, while the user's Deployment
+stays the workload.
+
+The Deployment controller adopts an orphaned ReplicaSet whose labels match its selector, and takes it for its new
+ReplicaSet when the pod templates are equal but for the pod-template-hash label: a replica-split copy's template is
+the stable's with the new image (copies.py). A paused Deployment starts no ReplicaSet, but it still sizes its one
+active ReplicaSet (or else its newest) to spec.replicas, so the steps keep that from touching a pod:
+
+1. pause the stable Deployment, put the new image in its template and mark it applied: nothing starts;
+2. delete the stable's own ReplicaSets, every one scaled to 0 by now (the planner first moved every pod to the
+   canary): left, the newest would be sized to the count set next. A rollback restores Convoy's snapshot, not that
+   history;
+3. set the stable's count to the canary's;
+4. delete the copy Deployment, orphaning its ReplicaSet, which the stable adopts at the size it has.
+
+Each step looks before it acts, so performing the action again after a crash or a conflict repeats none. The planner
+resumes the stable once it counts the canary's pods; were the templates to differ after all, the resumed Deployment
+rolls out as usual from the canary's pods. A tenant whose role may not list and delete ReplicaSets gets the plain
+promotion: the stable resumed at the full count, starting its own pods.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from convoy.adapters.kube import ApiError, list_items, path, request
+from convoy.adapters.owner import Owner
+from convoy.adapters.workloads import image_patch, patch_deployment, read_snapshotted, to_workload
+from convoy.planner.actions import HandOver
+
+
+async def hand_over(owner: Owner, action: HandOver) -> dict[str, Any] | None:
+    """Perform the steps not yet done; the stable Deployment as it now is, when this call changed it."""
+    stable = await read_snapshotted(owner, action)
+    if stable is None:
+        return None
+    seen = to_workload(stable, action.container)
+    changed = None
+    if not (seen.paused and seen.image == action.image and seen.applied == action.key):
+        patch = image_patch(owner, stable, action)
+        if patch is None:
+            return None
+        patch["spec"]["paused"] = True
+        stable = changed = await patch_deployment(action.namespace, action.deployment, patch)
+    try:
+        await _delete_history(stable)
+    except ApiError as error:
+        if error.status != 403:
+            raise
+        resume = {"spec": {"paused": False, "replicas": action.replicas}}
+        return await patch_deployment(action.namespace, action.deployment, resume)
+    if stable["spec"].get("replicas") != action.replicas:
+        spec = {"spec": {"replicas": action.replicas}}
+        changed = await patch_deployment(action.namespace, action.deployment, spec)
+    url = path("apps/v1", "deployments", action.namespace, action.copy)
+    try:
+        await request("delete", "deployments", "DELETE", url, body={"propagationPolicy": "Orphan"})
+    except ApiError as error:
+        if error.status != 404:
+            raise
+    return changed
+
+
+async def _delete_history(stable: dict[str, Any]) -> None:
+    """Delete the ReplicaSets the stable Deployment controls that run no pod (step 2)."""
+    meta = stable["metadata"]
+    labels = (stable["spec"]["selector"].get("matchLabels") or {}).items()
+    url = path("apps/v1", "replicasets", meta["namespace"])
+    for rs in await list_items("replicasets", url, labelSelector=",".join(f"{k}={v}" for k, v in sorted(labels))):
+        owners = rs["metadata"].get("ownerReferences") or []
+        ours = any(o.get("controller") and o.get("uid") == meta["uid"] for o in owners)
+        if not ours or rs["spec"].get("replicas", 1) != 0:
+            continue
+        body = {"propagationPolicy": "Background", "preconditions": {"uid": rs["metadata"]["uid"]}}
+        try:
+            await request("delete", "replicasets", "DELETE", url + "/" + rs["metadata"]["name"], body=body)
+        except ApiError as error:
+            if error.status not in (404, 409):
+                raise
