@@ -30,35 +30,41 @@ from convoy.adapters.workloads import image_patch, patch_deployment, read_snapsh
 from convoy.planner.actions import HandOver
 
 
-async def hand_over(owner: Owner, action: HandOver) -> dict[str, Any] | None:
-    """Perform the steps not yet done; the stable Deployment as it now is, when this call changed it."""
+async def hand_over(owner: Owner, action: HandOver) -> list[dict[str, Any]]:
+    """Perform the steps not yet done; the Deployments as they now are, of those this call changed (the copy marked
+    deleting, while its ReplicaSet is orphaned)."""
     stable = await read_snapshotted(owner, action)
     if stable is None:
-        return None
+        return []
     seen = to_workload(stable, action.container)
-    changed = None
+    changed = []
     if not (seen.paused and seen.image == action.image and seen.applied == action.key):
         patch = image_patch(owner, stable, action)
         if patch is None:
-            return None
+            return []
         patch["spec"]["paused"] = True
-        stable = changed = await patch_deployment(action.namespace, action.deployment, patch)
+        stable = await patch_deployment(action.namespace, action.deployment, patch)
+        changed.append(stable)
     try:
         await _delete_history(stable)
     except ApiError as error:
         if error.status != 403:
             raise
         resume = {"spec": {"paused": False, "replicas": action.replicas}}
-        return await patch_deployment(action.namespace, action.deployment, resume)
+        return [await patch_deployment(action.namespace, action.deployment, resume)]
     if stable["spec"].get("replicas") != action.replicas:
-        spec = {"spec": {"replicas": action.replicas}}
-        changed = await patch_deployment(action.namespace, action.deployment, spec)
+        changed.append(
+            await patch_deployment(action.namespace, action.deployment, {"spec": {"replicas": action.replicas}})
+        )
     url = path("apps/v1", "deployments", action.namespace, action.copy)
     try:
-        await request("delete", "deployments", "DELETE", url, body={"propagationPolicy": "Orphan"})
+        deleting = await request("delete", "deployments", "DELETE", url, body={"propagationPolicy": "Orphan"})
     except ApiError as error:
         if error.status != 404:
             raise
+    else:
+        if deleting.get("kind") == "Deployment":
+            changed.append(deleting)
     return changed
 
 

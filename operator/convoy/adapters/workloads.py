@@ -55,6 +55,7 @@ def to_workload(obj: dict[str, Any], container: str | None) -> Workload:
         applied=(meta.get("annotations") or {}).get(APPLIED),
         selector=dict((spec.get("selector") or {}).get("matchLabels") or {}),
         paused=bool(spec.get("paused")),
+        deleting="deletionTimestamp" in meta,
         progress_deadline_exceeded=any(
             c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded" for c in conditions
         ),

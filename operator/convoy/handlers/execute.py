@@ -168,7 +168,8 @@ async def perform(owner: Owner, action: Action, measurements: dict[str, Measurem
         case EnsureCopy():
             _seen(await copies.ensure_copy(owner, action, DEPLOYMENTS.body(action.namespace, action.name)))
         case HandOver():
-            _seen(await handover.hand_over(owner, action))
+            for changed in await handover.hand_over(owner, action):
+                _seen(changed)
         case SetPaused():
             await workloads.set_paused(owner, action)
         case ScaleDeployment():
@@ -187,6 +188,10 @@ async def perform(owner: Owner, action: Action, measurements: dict[str, Measurem
 
 def _seen(patched: dict[str, Any] | None) -> None:
     """What a patch answered is the Deployment as it now is: the next action on it starts from that, not from the
-    watch event still on its way."""
-    if patched is not None:
+    watch event still on its way. A Deployment that the answer shows being deleted may be gone by now, its watch
+    event already seen: it is taken only while the cache still holds it, never brought back."""
+    if patched is None:
+        return
+    meta = patched["metadata"]
+    if "deletionTimestamp" not in meta or DEPLOYMENTS.body(meta["namespace"], meta["name"]) is not None:
         DEPLOYMENTS.observe(patched)

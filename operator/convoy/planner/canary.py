@@ -417,10 +417,11 @@ def _hand_over(
         if not _move_pods(c, pos, namespace, deployment, stable, pods, 100, key, "promoting: every pod to the canary"):
             return False
     _bound(c, namespace, deployment, total, total)
-    if c.observed.workload(namespace, name) is not None or stable.replicas != total:
+    copy = c.observed.workload(namespace, name)
+    if (copy is not None and not copy.deleting) or stable.replicas != total:
         snapshot = snapshot_name(c, pos)
         c.act(HandOver(namespace, deployment, name, artifact.container, artifact.image, snapshot, key, total))
-    elif stable.scaled:
+    elif copy is None and stable.scaled:  # the copy's ReplicaSet orphaned, and the stable counts its pods
         c.act(SetPaused(namespace, deployment, False))
     pos.record.state, pos.record.awaiting = StepState.RUNNING, Awaiting.ROLLOUT
     pos.record.message = f"promoting: handing the canary's {total} pods over to Deployment {deployment}"

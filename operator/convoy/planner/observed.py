@@ -27,6 +27,7 @@ class Workload:
     progress_deadline_exceeded: bool = False
     selector: Mapping[str, str] = field(default_factory=dict)
     paused: bool = False
+    deleting: bool = False
 
     @property
     def scaled(self) -> bool:
