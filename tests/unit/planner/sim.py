@@ -96,6 +96,7 @@ class Deployment:
     rollout: Rollout = Rollout.STEADY
     available: int | None = None  # pods available while a rollout goes on (default: one short)
     paused: bool = False
+    deleting: bool = False  # deleted, and kept until the garbage collector has orphaned its dependents
 
     def workload(self) -> Workload:
         if self.rollout is Rollout.STEADY:
@@ -112,6 +113,7 @@ class Deployment:
                 image=self.image,
                 applied=self.applied,
                 paused=self.paused,
+                deleting=self.deleting,
             )
         return Workload(
             self.namespace,
@@ -126,6 +128,7 @@ class Deployment:
             image=self.image,
             applied=self.applied,
             paused=self.paused,
+            deleting=self.deleting,
             progress_deadline_exceeded=self.rollout is Rollout.DEADLINE_EXCEEDED,
         )
 

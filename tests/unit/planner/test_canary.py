@@ -10,7 +10,15 @@ import pytest
 from convoy.api.decisions import DecisionAction
 from convoy.api.workflow import WorkflowSpec
 from convoy.api.workflowrun import RunPhase
-from convoy.planner.actions import Action, EnsureCopy, HandOver, ScaleDeployment, SetAutoscalerBounds, SetImage
+from convoy.planner.actions import (
+    Action,
+    EnsureCopy,
+    HandOver,
+    ScaleDeployment,
+    SetAutoscalerBounds,
+    SetImage,
+    SetPaused,
+)
 from convoy.planner.canary import added_per_phase, canary_selector, split, stable_bounds
 from convoy.planner.observed import Autoscaler, Measurement, Observed, Outcome
 
@@ -28,7 +36,7 @@ from .builders import (
     verify_http,
     workflow,
 )
-from .sim import Cluster, Rollout, Sim, actions_of, seconds
+from .sim import Cluster, Deployment, Rollout, Sim, actions_of, seconds
 
 
 @pytest.mark.parametrize(
@@ -495,6 +503,27 @@ def test_a_handover_performed_again_after_a_restart_changes_nothing_twice() -> N
     assert sim.run().phase is RunPhase.SUCCEEDED
     assert [type(a) for a in sim.cluster.changes] == [HandOver]
     assert pods(sim) == (10, None) and not sim.cluster.deployment().paused
+
+
+def test_the_stable_is_resumed_once_the_deleted_copy_is_gone_and_not_handed_over_again_meanwhile() -> None:
+    # given a promotion whose handover was performed: the copy is being deleted, its ReplicaSet not yet orphaned
+    sim = canary_sim(workflow(canary_wire(50, 100)))
+    sim.run()
+    sim.decide(DecisionAction.RESUME)
+    for _ in range(10):
+        if actions_of(sim.last, HandOver):
+            break
+        sim.cycle()
+    copy = Deployment(NAMESPACE, f"{DEPLOYMENT}-canary", NEW_IMAGE, replicas=10, deleting=True)
+    sim.cluster.deployments[f"{NAMESPACE}/{copy.name}"] = copy
+    # when an event comes meanwhile, then nothing is asked: no handover again, and the stable stays paused
+    waiting = sim.reconcile()
+    assert actions_of(waiting, HandOver) == [] and actions_of(waiting, SetPaused) == []
+    assert sim.cluster.deployment().paused
+    # when the copy is gone, then the stable is resumed and the promotion ends
+    del sim.cluster.deployments[f"{NAMESPACE}/{copy.name}"]
+    assert actions_of(sim.reconcile(), SetPaused) == [SetPaused(NAMESPACE, DEPLOYMENT, False)]
+    assert sim.run().phase is RunPhase.SUCCEEDED
 
 
 @pytest.mark.parametrize("resumes", [pytest.param(0, id="shifting-to-30"), pytest.param(1, id="promoting")])
