@@ -127,8 +127,19 @@ class Kube:
         self.try_request("POST", "/api/v1/namespaces", {"metadata": {"name": name, "labels": {"convoy-bench": "1"}}})
 
     def delete_namespace(self, name: str, wait: float = 300) -> None:
-        self.try_request("DELETE", f"/api/v1/namespaces/{name}")
+        """Deletes the namespace's workloads first, in the foreground, and waits for their pods to go: a namespace
+        deleted with its ReplicaSets still live makes the ReplicaSet controller re-create the pods the namespace
+        controller removes, and queue a FailedCreate event for each, which it then posts for minutes under its own
+        rate limit, slowing the next trial's rollouts."""
         deadline = time.monotonic() + wait
+        foreground = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Foreground"}
+        for collection in (f"/apis/apps/v1/namespaces/{name}/deployments",
+                           f"/apis/argoproj.io/v1alpha1/namespaces/{name}/rollouts",
+                           f"/apis/apps/v1/namespaces/{name}/replicasets"):  # fmt: skip
+            self.try_request("DELETE", collection, foreground)
+        while time.monotonic() < deadline and self.request("GET", f"/api/v1/namespaces/{name}/pods")["items"]:
+            time.sleep(1)
+        self.try_request("DELETE", f"/api/v1/namespaces/{name}")
         while time.monotonic() < deadline:
             try:
                 self.request("GET", f"/api/v1/namespaces/{name}")
@@ -165,7 +176,7 @@ class Kube:
         path.chmod(0o600)
         return str(path)
 
-    def flow_schema(self, name: str, namespace: str, account: str) -> None:
+    def flow_schema(self, name: str, namespace: str, account: str, level: str = PRIORITY_LEVEL) -> None:
         """Every request of that ServiceAccount, and of those given before for the same schema, is classified by
         this FlowSchema (precedence 500 wins over the default `service-accounts` at 9000), in the priority level it
         would have had anyway; the API server counts dispatched and rejected (429) requests per FlowSchema in its
@@ -181,7 +192,7 @@ class Kube:
             "metadata": {"name": name},
             "spec": {
                 "matchingPrecedence": 500,
-                "priorityLevelConfiguration": {"name": PRIORITY_LEVEL},
+                "priorityLevelConfiguration": {"name": level},
                 "distinguisherMethod": {"type": "ByUser"},
                 "rules": [{
                     "subjects": subjects,
@@ -192,6 +203,23 @@ class Kube:
             },
         }  # fmt: skip
         self.apply([body])
+
+    def request_counts(self, resources: Sequence[str]) -> dict[str, float]:
+        """`apiserver_request_total` of these resources, by verb, resource, subresource and code, whoever asked: the
+        breakdown of the cluster's work (e.g. a controller's status writes answered 409) that the FlowSchemas lack."""
+        counts: dict[str, float] = {}
+        pattern = re.compile(r"^apiserver_request_total\{([^}]*)\} (\S+)$")
+        for line in self.text("/metrics").splitlines():
+            match = pattern.match(line)
+            if not match:
+                continue
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
+            if labels.get("resource") not in resources or labels.get("verb") == "WATCH":
+                continue
+            resource = "/".join(x for x in (labels["resource"], labels.get("subresource")) if x)
+            key = f"{labels['verb'].lower()} {resource} {labels.get('code', '')}"
+            counts[key] = counts.get(key, 0.0) + float(match.group(2))
+        return counts
 
     def flow_counts(self) -> dict[str, tuple[float, float]]:
         """Per FlowSchema: (requests dispatched, requests rejected with 429), from the API server's /metrics."""

@@ -62,6 +62,8 @@ class Trial:
     rejected: float | None = None
     failed: int = 0
     calls: dict[str, float] = field(default_factory=dict)  # Convoy's own count, by verb and resource
+    cluster: dict[str, float] = field(default_factory=dict)  # requests of the cluster's own controllers, by FlowSchema
+    work: dict[str, float] = field(default_factory=dict)  # every request on WORKLOAD_RESOURCES, by verb and code
 
 
 # --- the canary, for each controller ----------------------------------------------------------------------------
@@ -179,6 +181,14 @@ def parallel(fn: Callable[[int], None], n: int, workers: int = 16) -> None:
 # --- one trial ----------------------------------------------------------------------------------------------------
 
 
+# The cluster's own controllers that do each rollout's work (kube-controller-manager runs each under a ServiceAccount
+# of its own): their requests, counted the same way, say how much of the cluster's capacity a design uses. Each has
+# its own client-side rate limit (20/s by default), and the ReplicaSet controller's is what bounds the floor.
+CLUSTER_CONTROLLERS = {"bench-replicaset-controller": "replicaset-controller",
+                       "bench-deployment-controller": "deployment-controller"}  # fmt: skip
+WORKLOAD_RESOURCES = ("pods", "replicasets", "deployments", "rollouts", "events")
+
+
 class Bench:
     def __init__(self, kube: Kube, workdir: Path, argo_bin: str, argo_src: str, replicas: int, timeout: float) -> None:
         self.kube, self.workdir, self.replicas, self.timeout = kube, workdir, replicas, timeout
@@ -189,6 +199,8 @@ class Bench:
     def setup(self, controllers: Sequence[str], max_n: int) -> None:
         # room for N targets of `replicas` pods plus surges (the three dev-cluster nodes hold 110 pods each)
         ensure_nodes(self.kube, max(1, (max_n * self.replicas * 2) // 800 + 1))
+        for flow, account in CLUSTER_CONTROLLERS.items():
+            self.kube.flow_schema(flow, "kube-system", account, level="workload-high")
         if "convoy" in controllers:
             self.convoy_kubeconfig = setup_convoy(self.kube, self.workdir)
         if "argo" in controllers:
@@ -198,7 +210,7 @@ class Bench:
         crds = Path(self.argo_src) / "manifests" / "crds"
         docs = [d for f in sorted(crds.glob("*-crd.yaml")) for d in yaml.safe_load_all(f.read_text()) if d]
         self.kube.apply(docs)
-        self.kube.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/rollouts.argoproj.io")
+        wait(lambda: self.established("rollouts.argoproj.io"), 60, "Argo Rollouts' CRD to be established")
         role = yaml.safe_load(
             (Path(self.argo_src) / "manifests" / "role" / "argo-rollouts-clusterrole.yaml").read_text()
         )
@@ -217,6 +229,32 @@ class Bench:
         self.kube.apply([role, binding])
         self.kube.flow_schema("bench-argo", ARGO_NAMESPACE, ARGO_ACCOUNT)
         self.argo_kubeconfig = self.kube.identity(ARGO_NAMESPACE, ARGO_ACCOUNT, self.workdir / "argo.kubeconfig")
+
+    def quiet(self, still: float = 3, timeout: float = 300) -> None:
+        """Waits until the cluster's controllers have made no request for `still` seconds, so that no backlog of an
+        earlier trial (or of the targets' creation) is counted against this one."""
+
+        def counts() -> list[float]:
+            flows = self.kube.flow_counts()
+            return [flows.get(flow, (0.0, 0.0))[0] for flow in CLUSTER_CONTROLLERS]
+
+        deadline, last, since = time.monotonic() + timeout, counts(), time.monotonic()
+        while time.monotonic() - since < still:
+            if time.monotonic() > deadline:
+                log(f"warning: the cluster's controllers still busy after {timeout:.0f}s")
+                return
+            time.sleep(0.5)
+            now = counts()
+            if now != last:
+                last, since = now, time.monotonic()
+
+    def established(self, crd: str) -> bool:
+        # `kubectl wait` fails outright on a CRD whose status the API server has not written yet
+        status = (
+            self.kube.request("GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd}").get("status")
+            or {}
+        )
+        return any(c["type"] == "Established" and c["status"] == "True" for c in status.get("conditions", []))
 
     # each trial: fresh namespace, fresh controller process; the window measured is trigger -> all done
 
@@ -238,13 +276,15 @@ class Bench:
                 self.kube.namespace(ns)
             names = [f"app-{i}" for i in range(n)]
             tracker, trigger, path = self.prepare(controller, ns, names)
-            # the targets are ready at 1.0 and the controller idle: let it settle, then measure
+            # the targets are ready at 1.0 and the controller idle: let it and the cluster settle, then measure
             time.sleep(3)
+            self.quiet()
             watch = Watch(self.kube, path, tracker)
             watch.start()
             watches.append(watch)
             watch.synced.wait(30)
             before_flow = self.kube.flow_counts()
+            before_work = self.kube.request_counts(WORKLOAD_RESOURCES)
             before_use = process.usage() if process else None
             before_calls = convoy_calls(process) if controller == "convoy" and process else {}
             tracker.arm()
@@ -262,12 +302,17 @@ class Bench:
             result.durations = [tracker.finished[name] - started[name] for name in names]
             result.failed = len(tracker.failures)
             time.sleep(1)  # the controller's last writes (e.g. Argo's final status) land in the count
+            after_flow = self.kube.flow_counts()
+            after_work = self.kube.request_counts(WORKLOAD_RESOURCES)
+            result.work = {k: v - before_work.get(k, 0.0) for k, v in sorted(after_work.items())}
+            log("  all requests on workloads: " + ", ".join(f"{k} {v:.0f}" for k, v in result.work.items() if v))
+            for flow in CLUSTER_CONTROLLERS:
+                result.cluster[flow] = after_flow.get(flow, (0.0, 0.0))[0] - before_flow.get(flow, (0.0, 0.0))[0]
             if process is not None and before_use is not None:
                 after_use = process.usage()
                 result.cpu = after_use.cpu_seconds - before_use.cpu_seconds
                 result.peak_rss = after_use.peak_rss_mib
                 flow = f"bench-{controller}"
-                after_flow = self.kube.flow_counts()
                 result.requests = after_flow.get(flow, (0.0, 0.0))[0] - before_flow.get(flow, (0.0, 0.0))[0]
                 result.rejected = after_flow.get(flow, (0.0, 0.0))[1] - before_flow.get(flow, (0.0, 0.0))[1]
             if controller == "convoy" and process is not None:
@@ -275,7 +320,7 @@ class Bench:
                 result.calls = {k: v - before_calls.get(k, 0.0) for k, v in sorted(after_calls.items())}
                 log("  convoy calls: " + ", ".join(f"{k} {v:.0f}" for k, v in result.calls.items() if v))
             log(f"  {controller} N={n}: total {result.total:.1f}s, p50 {percentile(result.durations, 50):.1f}s, "
-                f"cpu {result.cpu}, requests {result.requests}, failed {result.failed}")  # fmt: skip
+                f"cpu {result.cpu}, requests {result.requests}, failed {result.failed}, cluster {result.cluster}")  # fmt: skip
         finally:
             for w in watches:
                 w.stop()
@@ -384,6 +429,8 @@ def table(trials: list[Trial], ns: Sequence[int]) -> str:
         ("controller CPU (s)", lambda t: t.cpu, "{:.2f}"),
         ("peak RSS (MiB)", lambda t: t.peak_rss, "{:.0f}"),
         ("429s (API requests rejected)", lambda t: t.rejected, "{:.0f}"),
+        ("ReplicaSet controller's requests", lambda t: t.cluster.get("bench-replicaset-controller"), "{:,.0f}"),
+        ("Deployment controller's requests", lambda t: t.cluster.get("bench-deployment-controller"), "{:,.0f}"),
         ("rollouts failed", lambda t: float(t.failed), "{:.0f}"),
     ]
     lines = [
@@ -394,7 +441,11 @@ def table(trials: list[Trial], ns: Sequence[int]) -> str:
         c, a, f = of("convoy", n), of("argo", n), of("floor", n)
         for label, get, fmt in figures:
             cv, av, fv = [get(t) for t in c], [get(t) for t in a], [get(t) for t in f]
-            floor = span(fv, fmt) if label.startswith(("per-rollout", "total", "rollouts")) else DASH
+            floor = (
+                span(fv, fmt)
+                if label.startswith(("per-rollout", "total", "rollouts", "ReplicaSet", "Deployment"))
+                else DASH
+            )
             lines.append(f"| {n} | {label} | {span(cv, fmt)} | {span(av, fmt)} | {ratios(cv, av)} | {floor} |")
     return "\n".join(lines)
 
