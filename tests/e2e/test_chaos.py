@@ -171,10 +171,11 @@ class Planned:
         if self.fails:  # each phase undone in reverse order gives the previous weight's split back
             stable += [(s, OLD, False) for s, _ in reversed(steps[:-1])] + [(total, OLD, False)]
             canary += [(c, NEW, False) for _, c in reversed(steps[:-1])]
-        else:  # promotion: every pod to the canary, then the stable takes its ReplicaSet (adapters/handover.py)
-            # the canary's last generation is its deletion: orphaning its ReplicaSet marks it deleting first
-            canary += [(total, NEW, False), (total, NEW, False)]
-            stable += [(0, OLD, False), (0, NEW, True), (total, NEW, True), (total, NEW, False)]
+        else:  # promotion, resized Together: the stable takes the canary's ReplicaSet (adapters/handover.py), its
+            # own going with their pods; the canary's last generation is its deletion (orphaning marks it deleting)
+            last_stable, last_canary = steps[-1]
+            canary += [(last_canary, NEW, False)]
+            stable += [(last_stable, NEW, True), (total, NEW, True), (total, NEW, False)]
         return {self.name: distinct(stable), f"{self.name}-canary": canary}
 
     def notifications(self) -> set[str]:

@@ -8,11 +8,13 @@ the stable's with the new image (copies.py). A paused Deployment starts no Repli
 active ReplicaSet (or else its newest) to spec.replicas, so the steps keep that from touching a pod:
 
 1. pause the stable Deployment, put the new image in its template and mark it applied: nothing starts;
-2. delete the stable's own ReplicaSets, every one scaled to 0 by now (the planner first moved every pod to the
-   canary): left, the newest would be sized to the count set next. A rollback restores Convoy's snapshot, not that
-   history;
+2. delete the stable's own ReplicaSets, in the background: left, the newest would be sized to the count set next.
+   Their pods, if the planner did not first move every pod to the canary, are the old version's, which the
+   promotion removes anyway; the garbage collector deletes them (gracefully, as a scale-down would), which spares
+   the ReplicaSet controller's rate-limited client a delete and an event per pod. A rollback restores Convoy's
+   snapshot, not that history;
 3. set the stable's count to the canary's;
-4. delete the copy Deployment, orphaning its ReplicaSet, which the stable adopts at the size it has.
+4. delete the copy Deployment, orphaning its ReplicaSet, which the stable adopts and sizes to that count.
 
 Each step looks before it acts, so performing the action again after a crash or a conflict repeats none. The planner
 resumes the stable once it counts the canary's pods; were the templates to differ after all, the resumed Deployment
@@ -26,7 +28,7 @@ from typing import Any
 
 from convoy.adapters.kube import ApiError, list_items, path, request
 from convoy.adapters.owner import Owner
-from convoy.adapters.workloads import image_patch, patch_deployment, read_snapshotted, to_workload
+from convoy.adapters.workloads import container_of, image_patch, patch_deployment, read_snapshotted, to_workload
 from convoy.planner.actions import HandOver
 
 
@@ -46,7 +48,7 @@ async def hand_over(owner: Owner, action: HandOver) -> list[dict[str, Any]]:
         stable = await patch_deployment(action.namespace, action.deployment, patch)
         changed.append(stable)
     try:
-        await _delete_history(stable)
+        await _delete_history(stable, action)
     except ApiError as error:
         if error.status != 403:
             raise
@@ -68,15 +70,16 @@ async def hand_over(owner: Owner, action: HandOver) -> list[dict[str, Any]]:
     return changed
 
 
-async def _delete_history(stable: dict[str, Any]) -> None:
-    """Delete the ReplicaSets the stable Deployment controls that run no pod (step 2)."""
+async def _delete_history(stable: dict[str, Any], action: HandOver) -> None:
+    """Delete the ReplicaSets the stable Deployment controls (step 2), but one that runs pods of the new version:
+    the canary's, adopted already if the handover is performed again."""
     meta = stable["metadata"]
     labels = (stable["spec"]["selector"].get("matchLabels") or {}).items()
     url = path("apps/v1", "replicasets", meta["namespace"])
     for rs in await list_items("replicasets", url, labelSelector=",".join(f"{k}={v}" for k, v in sorted(labels))):
         owners = rs["metadata"].get("ownerReferences") or []
         ours = any(o.get("controller") and o.get("uid") == meta["uid"] for o in owners)
-        if not ours or rs["spec"].get("replicas", 1) != 0:
+        if not ours or _runs_new_version(rs, action):
             continue
         body = {"propagationPolicy": "Background", "preconditions": {"uid": rs["metadata"]["uid"]}}
         try:
@@ -84,3 +87,8 @@ async def _delete_history(stable: dict[str, Any]) -> None:
         except ApiError as error:
             if error.status not in (404, 409):
                 raise
+
+
+def _runs_new_version(rs: dict[str, Any], action: HandOver) -> bool:
+    chosen = container_of(rs["spec"].get("template") or {}, action.container)
+    return rs["spec"].get("replicas", 1) > 0 and chosen is not None and chosen.get("image") == action.image

@@ -29,7 +29,7 @@ def template_hash(template: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _container(template: dict[str, Any], name: str | None) -> dict[str, Any] | None:
+def container_of(template: dict[str, Any], name: str | None) -> dict[str, Any] | None:
     containers: list[dict[str, Any]] = template.get("spec", {}).get("containers", [])
     if name is None:
         return containers[0] if containers else None
@@ -39,7 +39,7 @@ def _container(template: dict[str, Any], name: str | None) -> dict[str, Any] | N
 def to_workload(obj: dict[str, Any], container: str | None) -> Workload:
     """The planner's view of a Deployment (in its JSON form)."""
     meta, spec, status = obj["metadata"], obj.get("spec", {}), obj.get("status", {})
-    chosen = _container(spec.get("template", {}), container)
+    chosen = container_of(spec.get("template", {}), container)
     conditions = status.get("conditions") or []
     return Workload(
         namespace=meta["namespace"],
@@ -102,7 +102,7 @@ def _marks(owner: Owner, key: str) -> dict[str, Any]:
 def image_patch(owner: Owner, deployment: dict[str, Any], action: SetImage | HandOver) -> dict[str, Any] | None:
     """The patch that puts the action's image into the Deployment's template and marks it applied, with the template
     hash a trigger compares (so Convoy's own change starts no run); None without the container. Pure."""
-    target = _container(deployment["spec"]["template"], action.container)
+    target = container_of(deployment["spec"]["template"], action.container)
     if target is None:
         return None
     patch = _marks(owner, action.key)

@@ -12,8 +12,8 @@ Replica split (default): both Deployments are behind the target Service, so traf
 Traffic-route split: stable keeps all `total` pods, the canary gets `ceil(total * weight / 100)`, and the
 HTTPRoute's weights decide the traffic. The last phase (weight 100) promotes: the new pod template goes into the
 stable Deployment (after a snapshot), stable is scaled back to `total`, traffic returns to stable, and the
-canary is removed. A replica split first moves every pod to the canary, then hands the canary's ReplicaSet over to
-the stable Deployment, so promotion starts no pod of either version (adapters/handover.py). `total` is the
+canary is removed. A replica split hands the canary's ReplicaSet over to the stable Deployment, so promotion
+starts no pod of the new version again (adapters/handover.py). `total` is the
 service size of `canary.setup` (the instances already running, or a fixed count), and its `resizeStrategy` orders
 each change of pods between the two Deployments (see resize_now).
 
@@ -140,6 +140,11 @@ def canary_selector(stable_selector: dict[str, str]) -> tuple[tuple[str, str], .
 
 def _strategy(c: Cycle) -> CanaryStrategy:
     return c.workflow.canary or CanaryStrategy()
+
+
+def _resize_strategy(c: Cycle) -> ResizeStrategy:
+    setup = _strategy(c).setup
+    return setup.resize_strategy if setup is not None else ResizeStrategy.TOGETHER
 
 
 def _counts(c: Cycle, total: int, weight: int) -> tuple[int, int]:
@@ -312,7 +317,7 @@ def _move_pods(
         )
     stable_ready = stable.replicas == pods.stable and stable.scaled
     move_stable, move_canary = resize_now(
-        strategy.setup.resize_strategy if strategy.setup is not None else ResizeStrategy.TOGETHER,
+        _resize_strategy(c),
         stable_grows=pods.stable > stable.replicas,
         canary_grows=pods.canary > (canary.replicas if canary is not None else 0),
         stable_ready=stable_ready,
@@ -405,20 +410,30 @@ def _promote(c: Cycle, pos: Position, namespace: str, deployment: str, stable: W
 def _hand_over(
     c: Cycle, pos: Position, namespace: str, deployment: str, stable: Workload, total: int, key: str
 ) -> bool:
-    """Promote a replica split without starting a pod again: move every pod to the canary, then hand the canary's
-    ReplicaSet to the stable Deployment (adapters/handover.py), which the handover leaves paused and marked with
-    `key`; resume it once it counts those pods as its own. True once it is resumed."""
+    """Promote a replica split without starting a pod again: hand the canary's ReplicaSet to the stable Deployment
+    (adapters/handover.py), which the handover leaves paused and marked with `key`; resume it once it counts those
+    pods as its own. True once it is resumed.
+
+    Resized Together (the default), the handover itself moves the pods: the stable's own ReplicaSets go with their
+    pods, and the adopted one grows to `total`. The cluster's garbage collector deletes those pods, not the
+    ReplicaSet controller, whose rate-limited client then only starts the new ones. NewFirst and OldDownFirst first
+    move every pod to the canary in their order, then hand over."""
     if stable.applied == key and not stable.paused:
         return True
     artifact = c.workflow.artifact
     assert artifact is not None
     name = canary_name(deployment)
+    copy = c.observed.workload(namespace, name)
     if stable.applied != key:
         pods = CanaryPods(total=total, stable=0, canary=total)
-        if not _move_pods(c, pos, namespace, deployment, stable, pods, 100, key, "promoting: every pod to the canary"):
+        if _resize_strategy(c) is ResizeStrategy.TOGETHER and copy is not None and copy.replicas > 0:
+            if c.status.post_deployment_rollback is None:
+                c.status.canary = pods
+        elif not _move_pods(
+            c, pos, namespace, deployment, stable, pods, 100, key, "promoting: every pod to the canary"
+        ):
             return False
     _bound(c, namespace, deployment, total, total)
-    copy = c.observed.workload(namespace, name)
     if (copy is not None and not copy.deleting) or stable.replicas != total:
         snapshot = snapshot_name(c, pos)
         c.act(HandOver(namespace, deployment, name, artifact.container, artifact.image, snapshot, key, total))

@@ -34,11 +34,12 @@ def stable(**spec: Any) -> dict[str, Any]:
     }
 
 
-def replica_set(name: str, replicas: int, owner_uid: str = "uid-web") -> dict[str, Any]:
+def replica_set(name: str, replicas: int, owner_uid: str = "uid-web", image: str = "web:1.0") -> dict[str, Any]:
     owner = {"kind": "Deployment", "name": "owner", "uid": owner_uid, "controller": True}
+    template = {"spec": {"containers": [{"name": "main", "image": image}]}}
     return {
         "metadata": {"name": name, "uid": f"uid-{name}", "ownerReferences": [owner]},
-        "spec": {"replicas": replicas},
+        "spec": {"replicas": replicas, "template": template},
     }
 
 
@@ -82,20 +83,21 @@ def changes(api: FakeApiServer) -> list[tuple[str, str, Any]]:
     return [(s.method, s.path.rsplit("/", 1)[1], s.body) for s in api.sent if s.method in ("PATCH", "DELETE")]
 
 
-async def test_the_stable_is_paused_with_the_new_image_before_its_empty_replica_sets_go(
+async def test_the_stable_is_paused_with_the_new_image_before_its_replica_sets_go_with_their_pods(
     fake_api: FakeApiServer,
 ) -> None:
-    # given a stable scaled to 0, with two empty ReplicaSets of its own, and ReplicaSets it does not own or that run pods
-    others = [replica_set("web-old", 0), replica_set("web-busy", 2), replica_set("other", 0, owner_uid="uid-other")]
-    cluster = Cluster(fake_api, stable(), [replica_set("web-1", 0), *others])
+    # given a stable still running 4 old pods, with ReplicaSets of its own (one empty) and one it does not own
+    owned = [replica_set("web-1", 0), replica_set("web-busy", 4)]
+    cluster = Cluster(fake_api, stable(replicas=4), [*owned, replica_set("other", 0, owner_uid="uid-other")])
     # when the handover is performed
     await handover.hand_over(RUN, ACTION)
-    # then: pause with the image and the mark, delete only the empty owned ReplicaSets, set the count, orphan the copy
+    # then: pause with the image and the mark, delete the owned ReplicaSets (the garbage collector takes their pods),
+    # set the count, orphan the copy
     done = changes(fake_api)
     assert [(method, name) for method, name, _ in done] == [
         ("PATCH", "web"),
         ("DELETE", "web-1"),
-        ("DELETE", "web-old"),
+        ("DELETE", "web-busy"),
         ("PATCH", "web"),
         ("DELETE", "web-canary"),
     ]
@@ -103,10 +105,10 @@ async def test_the_stable_is_paused_with_the_new_image_before_its_empty_replica_
     assert pause["spec"]["paused"] is True and "replicas" not in pause["spec"]
     assert pause["spec"]["template"]["spec"]["containers"] == [{"name": "main", "image": "web:2.0"}]
     assert pause["metadata"]["annotations"][APPLIED] == ACTION.key
-    assert done[1][2] == {"propagationPolicy": "Background", "preconditions": {"uid": "uid-web-1"}}
+    assert done[2][2] == {"propagationPolicy": "Background", "preconditions": {"uid": "uid-web-busy"}}
     assert done[3][2] == {"spec": {"replicas": 10}}
     assert done[4][2] == {"propagationPolicy": "Orphan"}
-    assert [rs["metadata"]["name"] for rs in cluster.replica_sets] == ["web-busy", "other"]
+    assert [rs["metadata"]["name"] for rs in cluster.replica_sets] == ["other"]
     (listed,) = [s for s in fake_api.sent if s.path == REPLICA_SETS]
     assert listed.params["labelSelector"] == "app=web"
 
@@ -115,13 +117,23 @@ async def test_performed_again_it_changes_nothing_twice(fake_api: FakeApiServer)
     # given a handover performed once: the stable has adopted the canary's ReplicaSet of 10 pods
     cluster = Cluster(fake_api, stable(), [replica_set("web-1", 0)])
     await handover.hand_over(RUN, ACTION)
-    cluster.replica_sets = [replica_set("web-canary-5d8f", 10)]
+    adopted = replica_set("web-canary-5d8f", 10, image="web:2.0")
+    cluster.replica_sets = [adopted]
     fake_api.sent.clear()
     # when it is performed again (a restart that had not seen its result)
     await handover.hand_over(RUN, ACTION)
     # then it patches nothing and deletes no ReplicaSet: only the copy's deletion is asked again, and is a 404
     assert [(method, name) for method, name, _ in changes(fake_api)] == [("DELETE", "web-canary")]
-    assert cluster.body["spec"]["paused"] is True and cluster.replica_sets != []
+    assert cluster.body["spec"]["paused"] is True and cluster.replica_sets == [adopted]
+
+
+async def test_an_old_replica_set_at_the_new_image_but_empty_goes_too(fake_api: FakeApiServer) -> None:
+    # given a stable that once ran the new image (an empty ReplicaSet of it is left) and runs 4 old pods
+    old = [replica_set("web-2-old", 0, image="web:2.0"), replica_set("web-1", 4)]
+    cluster = Cluster(fake_api, stable(replicas=4), old)
+    # when the handover is performed, then both go: only a ReplicaSet running the new version is kept
+    await handover.hand_over(RUN, ACTION)
+    assert cluster.replica_sets == []
 
 
 @pytest.mark.parametrize("refused", [pytest.param("GET", id="list"), pytest.param("DELETE", id="delete")])

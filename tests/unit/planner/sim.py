@@ -294,8 +294,13 @@ class Cluster:
         if not (d.paused and d.applied == action.key):
             self.changes.append(action)
             d.image, d.applied, d.paused, d.generation = action.image, action.key, True, d.generation + 1
-        if self.deployments.pop(f"{action.namespace}/{action.copy}", None) is not None:
-            d.replicas, d.rollout = action.replicas, Rollout.STEADY  # adopted with its pods running
+        copy = self.deployments.pop(f"{action.namespace}/{action.copy}", None)
+        if copy is not None:  # adopted with its pods running, and grown to the count if short of it
+            short = copy.replicas < action.replicas
+            d.replicas, d.rollout = (
+                action.replicas,
+                self.rollouts.get(d.name, Rollout.ROLLING) if short else Rollout.STEADY,
+            )
         elif d.replicas != action.replicas:
             d.replicas, d.rollout = action.replicas, self.rollouts.get(d.name, Rollout.ROLLING)
         self.changed = True

@@ -473,11 +473,12 @@ def test_promotion_hands_the_canarys_pods_over_to_the_stable_without_starting_on
     sim.run()
     # when it is resumed into the promotion
     promoting = sim.decide(DecisionAction.RESUME)
-    # then every pod moves to the canary first, and the stable's template is not touched yet
-    assert [(a.name, a.replicas) for a in actions_of(promoting, ScaleDeployment)] == [(DEPLOYMENT, 0)]
-    assert [a.replicas for a in actions_of(promoting, EnsureCopy)] == [10]
-    assert actions_of(promoting, SetImage) == [] and actions_of(promoting, HandOver) == []
-    # when it runs on, then the stable takes the canary's 10 pods in one handover, and is resumed
+    # then the handover comes at once (resized Together): no scale first, the stable's own pods go with its ReplicaSets
+    assert actions_of(promoting, ScaleDeployment) == [] and actions_of(promoting, EnsureCopy) == []
+    assert actions_of(promoting, SetImage) == []
+    assert [(a.copy, a.replicas) for a in actions_of(promoting, HandOver)] == [(f"{DEPLOYMENT}-canary", 10)]
+    assert sim.status.canary is not None and (sim.status.canary.stable, sim.status.canary.canary) == (0, 10)
+    # when it runs on, then the stable takes the canary's 6 pods in one handover, grows to 10, and is resumed
     assert sim.run().phase is RunPhase.SUCCEEDED
     assert [type(a) for a in sim.cluster.changes] == [HandOver]
     stable = sim.cluster.deployment()
@@ -519,8 +520,9 @@ def test_the_stable_is_resumed_once_the_deleted_copy_is_gone_and_not_handed_over
     waiting = sim.reconcile()
     assert actions_of(waiting, HandOver) == [] and actions_of(waiting, SetPaused) == []
     assert sim.cluster.deployment().paused
-    # when the copy is gone, then the stable is resumed and the promotion ends
+    # when the copy is gone and the stable counts its pods, then the stable is resumed and the promotion ends
     del sim.cluster.deployments[f"{NAMESPACE}/{copy.name}"]
+    sim.cluster.deployment().rollout = Rollout.STEADY
     assert actions_of(sim.reconcile(), SetPaused) == [SetPaused(NAMESPACE, DEPLOYMENT, False)]
     assert sim.run().phase is RunPhase.SUCCEEDED
 

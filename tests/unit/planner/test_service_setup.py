@@ -11,7 +11,7 @@ from convoy.api.decisions import DecisionAction
 from convoy.api.validation import InvalidSpec, parse_spec
 from convoy.api.workflow import ResizeStrategy
 from convoy.api.workflowrun import RunPhase
-from convoy.planner.actions import DeleteDeployment, EnsureCopy, ScaleDeployment
+from convoy.planner.actions import DeleteDeployment, EnsureCopy, HandOver, ScaleDeployment
 from convoy.planner.canary import resize_now
 
 from .builders import OLD_IMAGE, strategy, workflow
@@ -92,6 +92,28 @@ def test_the_resize_strategy_orders_a_phases_resizes(
 
     assert seen == pods_seen
     assert asked[0] == first_asked
+
+
+@pytest.mark.parametrize(
+    ("resize", "first_asked"),
+    [
+        pytest.param("Together", ["handover"], id="together-hands-over-at-once"),
+        pytest.param("NewFirst", ["canary 4"], id="new-first-moves-the-pods-first"),
+        pytest.param("OldDownFirst", ["stable 0"], id="old-down-first-moves-the-pods-first"),
+    ],
+)
+def test_the_resize_strategy_orders_the_promotion(resize: str, first_asked: list[str]) -> None:
+    sim = canary_sim(workflow(canary_wire(50, 100, **setup(resizeStrategy=resize))), replicas=4)
+    sim.run()
+    promoting = sim.decide(DecisionAction.RESUME)
+    asked = (
+        [f"canary {a.replicas}" for a in actions_of(promoting, EnsureCopy)]
+        + [f"stable {a.replicas}" for a in actions_of(promoting, ScaleDeployment)]
+        + ["handover" for _ in actions_of(promoting, HandOver)]
+    )
+    assert asked == first_asked
+    assert sim.run().phase is RunPhase.SUCCEEDED
+    assert pods(sim) == (4, None) and len(sim.cluster.changes) == 1
 
 
 @pytest.mark.parametrize(
