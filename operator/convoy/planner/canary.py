@@ -13,9 +13,9 @@ Traffic-route split: stable keeps all `total` pods, the canary gets `ceil(total 
 HTTPRoute's weights decide the traffic. The last phase (weight 100) promotes: the new pod template goes into the
 stable Deployment (after a snapshot), stable is scaled back to `total`, traffic returns to stable, and the
 canary is removed. A replica split hands the canary's ReplicaSet over to the stable Deployment, so promotion
-starts no pod of the new version again (adapters/handover.py). `total` is the
-service size of `canary.setup` (the instances already running, or a fixed count), and its `resizeStrategy` orders
-each change of pods between the two Deployments (see resize_now).
+starts no pod of the new version again (adapters/handover.py). `total` is the service size of `canary.setup` (the
+instances already running, or a fixed count), and its `resizeStrategy` orders each change of pods between the two
+Deployments (see resize_now).
 
 Rollback, replica split: proportional, as the reference rolls back (planner/rollback_sizing.py). When the first
 rollback step runs, the run fixes in its status, before any pod moves, how many instances each rollback phase
