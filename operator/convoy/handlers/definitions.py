@@ -12,6 +12,7 @@ from convoy.adapters.owner import Owner
 from convoy.api.common import Condition, ConditionStatus, ConvoyModel, ObjectRef, ResourceStatus
 from convoy.api.validation import FieldError, InvalidSpec, parse_spec, validate
 from convoy.handlers import history
+from convoy.handlers.runtime import OWN_WRITES
 from convoy.planner.timeutil import stamp
 
 KINDS = {"workflows": "Workflow", "pipelines": "Pipeline"}
@@ -54,9 +55,11 @@ async def reconcile(plural: str, namespace: str, name: str) -> None:
         key = f"invalid/{body['metadata'].get('generation')}"
         await events.record_event(owner, key, "InvalidSpec", ready.message, warning=True)
     try:
-        await resources.replace_status(plural, body, wire)
+        written = await resources.replace_status(plural, body, wire)
     except resources.Conflict:
         await reconcile(plural, namespace, name)
+    else:
+        OWN_WRITES[(plural, namespace, name)] = written["metadata"]["resourceVersion"]
 
 
 async def referenced(kind: str, ref: ObjectRef, namespace: str, field: str, referrer: str) -> ConvoyModel | InvalidSpec:

@@ -30,7 +30,7 @@ from convoy.handlers import (
     triggers,
     workflowruns,
 )
-from convoy.handlers.runtime import DEPLOYMENTS, INDEX, OWN_WRITES, RUNS, SCHEDULER
+from convoy.handlers.runtime import DEPLOYMENTS, INDEX, RUNS, SCHEDULER, trigger_unless_own
 from convoy.handlers.scheduler import Key
 from convoy.planner.history import expires_at
 from convoy.planner.rollbacks import ANNOTATION as ROLLBACK_ANNOTATION
@@ -119,8 +119,7 @@ async def run_event(type: str, body: kopf.Body, **_: Any) -> None:
         RUNS.pop((meta["namespace"], meta["name"]), None)  # finished: nothing left to reconcile from it
     else:
         RUNS[(meta["namespace"], meta["name"])] = raw
-    if OWN_WRITES.pop((meta["namespace"], meta["name"]), None) != meta.get("resourceVersion"):
-        SCHEDULER.trigger(("workflowruns", meta["namespace"], meta["name"]))  # else: our own write, planned already
+    trigger_unless_own("workflowruns", body)
     if (raw.get("status") or {}).get("result"):
         _wake_waiting(raw)
         _expire_when_due(raw)
@@ -165,7 +164,7 @@ SCHEDULER.register("expiries", _expire)
 @kopf.on.event(GROUP, VERSION, "workflows")
 async def workflow_event(type: str, body: kopf.Body, **_: Any) -> None:
     if type != "DELETED":
-        SCHEDULER.trigger(("workflows", body["metadata"]["namespace"], body["metadata"]["name"]))
+        trigger_unless_own("workflows", body)
 
 
 @kopf.on.event(GROUP, VERSION, "pipelineruns")
@@ -177,7 +176,7 @@ async def pipeline_run_event(type: str, body: kopf.Body, **_: Any) -> None:
 @kopf.on.event(GROUP, VERSION, "pipelines")
 async def pipeline_event(type: str, body: kopf.Body, **_: Any) -> None:
     if type != "DELETED":
-        SCHEDULER.trigger(("pipelines", body["metadata"]["namespace"], body["metadata"]["name"]))
+        trigger_unless_own("pipelines", body)
 
 
 @kopf.on.event("apps", "v1", "deployments", annotations={"convoy.dev/run": kopf.PRESENT})

@@ -372,7 +372,7 @@ async def _record(body: dict[str, Any], result: Plan, previous: WorkflowRunStatu
         return body
     updated = await resources.replace_status(PLURAL, body, wire)
     key = (updated["metadata"]["namespace"], updated["metadata"]["name"])
-    OWN_WRITES[key] = updated["metadata"]["resourceVersion"]
+    OWN_WRITES[(PLURAL, *key)] = updated["metadata"]["resourceVersion"]
     if key in RUNS:
         RUNS[key] = updated
     index.observe(updated)
