@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         log_format=kopf.LogFormat.JSON if cfg.log_json else kopf.LogFormat.PLAIN,
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    if not args.verbose:  # kopf logs a line per watch event and handler ("Handler ... succeeded"): noise and CPU
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     kopf.run(
         clusterwide=not cfg.namespaces,
         namespaces=list(cfg.namespaces),
