@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,36 +204,35 @@ class Kube:
         }  # fmt: skip
         self.apply([body])
 
+    def samples(self, names: Sequence[str]) -> Iterator[tuple[str, dict[str, str], float]]:
+        """(metric, labels, value) of every sample of these metrics in the API server's /metrics."""
+        pattern = re.compile(r"^(\w+)\{([^}]*)\} (\S+)$")
+        for line in self.text("/metrics").splitlines():
+            match = pattern.match(line)
+            if match and match.group(1) in names:
+                yield match.group(1), dict(re.findall(r'(\w+)="([^"]*)"', match.group(2))), float(match.group(3))
+
     def request_counts(self, resources: Sequence[str]) -> dict[str, float]:
         """`apiserver_request_total` of these resources, by verb, resource, subresource and code, whoever asked: the
         breakdown of the cluster's work (e.g. a controller's status writes answered 409) that the FlowSchemas lack."""
         counts: dict[str, float] = {}
-        pattern = re.compile(r"^apiserver_request_total\{([^}]*)\} (\S+)$")
-        for line in self.text("/metrics").splitlines():
-            match = pattern.match(line)
-            if not match:
-                continue
-            labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
+        for _, labels, value in self.samples(["apiserver_request_total"]):
             if labels.get("resource") not in resources or labels.get("verb") == "WATCH":
                 continue
             resource = "/".join(x for x in (labels["resource"], labels.get("subresource")) if x)
             key = f"{labels['verb'].lower()} {resource} {labels.get('code', '')}"
-            counts[key] = counts.get(key, 0.0) + float(match.group(2))
+            counts[key] = counts.get(key, 0.0) + value
         return counts
 
     def flow_counts(self) -> dict[str, tuple[float, float]]:
         """Per FlowSchema: (requests dispatched, requests rejected with 429), from the API server's /metrics."""
         dispatched: dict[str, float] = {}
         rejected: dict[str, float] = {}
-        pattern = re.compile(r"^(apiserver_flowcontrol_(?:dispatched|rejected)_requests_total)\{([^}]*)\} (\S+)$")
-        for line in self.text("/metrics").splitlines():
-            match = pattern.match(line)
-            if not match:
-                continue
-            labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(2)))
+        names = ["apiserver_flowcontrol_dispatched_requests_total", "apiserver_flowcontrol_rejected_requests_total"]
+        for name, labels, value in self.samples(names):
             flow = labels.get("flow_schema", "")
-            target = dispatched if "dispatched" in match.group(1) else rejected
-            target[flow] = target.get(flow, 0.0) + float(match.group(3))
+            target = dispatched if "dispatched" in name else rejected
+            target[flow] = target.get(flow, 0.0) + value
         return {flow: (dispatched.get(flow, 0.0), rejected.get(flow, 0.0)) for flow in {*dispatched, *rejected}}
 
 
