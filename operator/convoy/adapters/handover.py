@@ -5,7 +5,7 @@ stays the workload.
 The Deployment controller adopts an orphaned ReplicaSet whose labels match its selector, and takes it for its new
 ReplicaSet when the pod templates are equal but for the pod-template-hash label: a replica-split copy's template is
 the stable's with the new image (copies.py). A paused Deployment starts no ReplicaSet, but it still sizes its one
-active ReplicaSet (or else its newest) to spec.replicas, so the steps keep that from touching a pod:
+active ReplicaSet (or else its newest) to spec.replicas, so the steps keep that from touching a canary pod:
 
 1. pause the stable Deployment, put the new image in its template and mark it applied: nothing starts;
 2. delete the stable's own ReplicaSets, in the background: left, the newest would be sized to the count set next.
@@ -16,7 +16,8 @@ active ReplicaSet (or else its newest) to spec.replicas, so the steps keep that 
 3. set the stable's count to the canary's;
 4. delete the copy Deployment, orphaning its ReplicaSet, which the stable adopts and sizes to that count.
 
-Each step looks before it acts, so performing the action again after a crash or a conflict repeats none. The planner
+Each step looks before it acts, so performing the action again after a crash or a conflict repeats none; step 2
+then spares the adopted ReplicaSet, now the stable's own, by its pods of the new image. The planner
 resumes the stable once it counts the canary's pods; were the templates to differ after all, the resumed Deployment
 rolls out as usual from the canary's pods. A tenant whose role may not list and delete ReplicaSets gets the plain
 promotion: the stable resumed at the full count, starting its own pods.
