@@ -104,3 +104,56 @@ def pods_of(runs: Runs, image: str) -> dict[str, tuple[str, str]]:
         if "deletionTimestamp" not in meta and pod["spec"]["containers"][0]["image"] == image:
             found[meta["uid"]] = (meta["ownerReferences"][0]["name"], pod["status"]["phase"])
     return found
+
+
+def route_weights(runs: Runs) -> dict[str, int]:
+    route: dict[str, Any] = runs.custom.api_client.sanitize_for_serialization(
+        runs.custom.get_namespaced_custom_object("gateway.networking.k8s.io", "v1", runs.namespace, "httproutes", "web")
+    )
+    main = next(r for r in route["spec"]["rules"] if r.get("name") != "convoy-canary-header")
+    return {ref["name"]: ref.get("weight", 1) for ref in main["backendRefs"]}
+
+
+def test_gateway_canary_sets_httproute_weights_at_each_phase(convoy: Operator, runs: Runs, web10: None) -> None:
+    canary_service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web-canary"},
+        "spec": {"selector": {"app": "none"}, "ports": [{"port": 80}]},
+    }
+    route = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "web"},
+        "spec": {
+            "parentRefs": [{"name": "public"}],
+            "hostnames": ["web.example"],
+            "rules": [{"backendRefs": [{"name": "web", "port": 80}]}],
+        },
+    }
+    runs.apply(yaml.safe_dump_all([canary_service, route]))
+    traffic = {
+        "split": "TrafficRoute",
+        "trafficRoute": {
+            "httpRoute": "web",
+            "stableService": "web",
+            "canaryService": "web-canary",
+            "headerMatch": [{"name": "x-canary", "value": "always"}],
+        },
+    }
+    runs.apply(workflow("web", canary_spec(20, 50, 100, canary=traffic)))
+    runs.apply(run("web-2", "web", {"version": "2.0"}))
+    for weight in (20, 50):
+        paused_in(runs, "web-2", f"canary-{weight}")
+        assert route_weights(runs) == {"web": 100 - weight, "web-canary": weight}
+        assert ready_pods(runs, "web") == 10
+        assert ready_pods(runs, "web-canary") == {20: 2, 50: 5}[weight]
+        service = runs.core.api_client.sanitize_for_serialization(
+            runs.core.read_namespaced_service("web-canary", runs.namespace)
+        )
+        selector = service["spec"]["selector"]
+        assert selector == {"app": "web-canary", "convoy.dev/track": "canary"}
+        runs.decide("web-2", {"action": "Resume"})
+    assert runs.wait_phase("web-2", "Succeeded", "Failed", "RolledBack", "Aborted", timeout=90)["phase"] == "Succeeded"
+    assert route_weights(runs) == {"web": 100, "web-canary": 0}
+    wait_for(lambda: available(runs, "web", "registry.example/web:2.0"), 60, message="stable not promoted")
