@@ -301,13 +301,11 @@ def _move_pods(
     waiting: str,
 ) -> bool:
     """Ask for `pods` (and the route at `weight`); True once the cluster shows them, else the step waits saying
-    `waiting`. The run's status.canary follows, except in a post-deployment rollback: there it keeps what the
-    deployment ran (the history's phase sizes come from it)."""
+    `waiting`. The run's status.canary follows (_record_pods)."""
     artifact, strategy = c.workflow.artifact, _strategy(c)
     assert artifact is not None
     name = canary_name(deployment)
-    if c.status.post_deployment_rollback is None:
-        c.status.canary = pods.model_copy()
+    _record_pods(c, pods)
     canary = c.observed.workload(namespace, name)
     if pods.canary == 0:
         canary_ready = canary is None
@@ -341,6 +339,13 @@ def _move_pods(
         + ("" if route_ready else ", route pending")
     )
     return False
+
+
+def _record_pods(c: Cycle, pods: CanaryPods) -> None:
+    """The run's status.canary follows the pods asked for, except in a post-deployment rollback: there it keeps what
+    the deployment ran (the history's phase sizes come from it)."""
+    if c.status.post_deployment_rollback is None:
+        c.status.canary = pods.model_copy()
 
 
 def resize_now(
@@ -427,8 +432,7 @@ def _hand_over(
     if stable.applied != key:
         pods = CanaryPods(total=total, stable=0, canary=total)
         if _resize_strategy(c) is ResizeStrategy.TOGETHER and copy is not None and copy.replicas > 0:
-            if c.status.post_deployment_rollback is None:
-                c.status.canary = pods
+            _record_pods(c, pods)
         elif not _move_pods(
             c, pos, namespace, deployment, stable, pods, 100, key, "promoting: every pod to the canary"
         ):
