@@ -112,6 +112,7 @@ class Steps:
         self.signature: dict[str, tuple[Any, ...]] = {}
         self.changed_at: dict[str, float] = {}
         self.latencies: list[float] = []
+        self.sampled_at: list[float] = []  # when each latency sample ended (the run's status change was received)
         self.created: dict[str, float] = {}
         self.first_change: dict[str, float] = {}
         self.ended: dict[str, tuple[float, str]] = {}
@@ -145,6 +146,7 @@ class Steps:
             ready = self.ready_at.get(target)
             if previous is not None and ready is not None and ready > previous:
                 self.latencies.append(received - ready)
+                self.sampled_at.append(received)
             if status.get("phase") and key not in self.first_change:
                 self.first_change[key] = received
             self.signature[key] = sig
@@ -324,6 +326,10 @@ def main() -> int:
         "run_duration_p50_s": percentile(durations, 50), "run_duration_p99_s": percentile(durations, 99),
         "step_latency_samples": len(lat_ms), "step_latency_p50_ms": percentile(lat_ms, 50),
         "step_latency_p99_ms": percentile(lat_ms, 99), "step_latency_max_ms": max(lat_ms) if lat_ms else None,
+        "step_latency_slowest": sorted(  # (s after the first run was created, ms): when the slow ones happen
+            ((round(at - t_runs, 1), round(ms)) for at, ms in zip(steps.sampled_at, lat_ms, strict=True)),
+            key=lambda sample: -sample[1],
+        )[:20],
         "memory_limit": limit, "load_average": os.getloadavg(),
     }  # fmt: skip
     process.stop()
