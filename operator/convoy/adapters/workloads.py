@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from dataclasses import replace
 from typing import Any
 
 from convoy.adapters import snapshots
@@ -60,6 +61,26 @@ def to_workload(obj: dict[str, Any], container: str | None) -> Workload:
             c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded" for c in conditions
         ),
     )
+
+
+def signature(obj: dict[str, Any]) -> tuple[Any, ...]:
+    """What the planner can tell apart of a Deployment: `to_workload`'s fields, but the pod counts only as whether it
+    is scaled and rolled out (a pod becoming ready half-way changes no plan), every container's image (whichever one
+    a run follows), and the run that marked it. Watch events of one signature need not wake that run twice."""
+    seen = to_workload(obj, None)
+    template = (obj.get("spec") or {}).get("template") or {}
+    images = tuple((c.get("name"), c.get("image")) for c in (template.get("spec") or {}).get("containers") or [])
+    plain = replace(
+        seen,
+        generation=0,
+        observed_generation=0,
+        status_replicas=0,
+        updated_replicas=0,
+        ready_replicas=0,
+        available_replicas=0,
+        image=None,
+    )
+    return plain, seen.scaled, seen.rolled_out, images, (obj["metadata"].get("annotations") or {}).get(RUN)
 
 
 def fulfils(body: dict[str, Any], action: SetImage | EnsureCopy | ScaleDeployment | SetPaused) -> bool:

@@ -33,10 +33,24 @@ Key = tuple[str, str]
 class DeploymentCache:
     def __init__(self) -> None:
         self._bodies: dict[Key, dict[str, Any]] = {}
+        self._signatures: dict[Key, tuple[Any, ...]] = {}  # of the last watch event, not of a patch's answer
         self._absent: dict[Key, None] = {}  # ordered: the oldest first
         self._reading: dict[Key, list[int]] = {}  # reads in flight, events seen meanwhile
 
-    def observe(self, body: dict[str, Any], *, deleted: bool = False) -> None:
+    def observe(self, body: dict[str, Any], *, deleted: bool = False) -> bool:
+        """Take a watch event; whether the planner would see the Deployment differently than at the last event
+        (workloads.signature), which is when the run it belongs to has something new to plan from."""
+        key = (body["metadata"]["namespace"], body["metadata"]["name"])
+        self.remember(body, deleted=deleted)
+        before = self._signatures.pop(key, None)
+        if deleted:
+            return True
+        self._signatures[key] = workloads.signature(body)
+        return self._signatures[key] != before
+
+    def remember(self, body: dict[str, Any], *, deleted: bool = False) -> None:
+        """Take the Deployment as it now is (a watch event, or the answer to the operator's own patch, which the
+        next action on it starts from while its watch event is still on its way)."""
         meta = body["metadata"]
         key = (meta["namespace"], meta["name"])
         if key in self._reading:

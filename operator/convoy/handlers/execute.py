@@ -194,4 +194,4 @@ def _seen(patched: dict[str, Any] | None) -> None:
         return
     meta = patched["metadata"]
     if "deletionTimestamp" not in meta or DEPLOYMENTS.body(meta["namespace"], meta["name"]) is not None:
-        DEPLOYMENTS.observe(patched)
+        DEPLOYMENTS.remember(patched)

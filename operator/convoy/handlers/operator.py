@@ -16,6 +16,7 @@ import kopf
 from prometheus_client import start_http_server
 
 from convoy.adapters import kube, resources, seals
+from convoy.adapters.owner import RUN
 from convoy.api.resources import BY_PLURAL
 from convoy.handlers import (
     admission,
@@ -195,12 +196,16 @@ async def pipeline_event(type: str, body: kopf.Body, **_: Any) -> None:
         trigger_unless_own("pipelines", body)
 
 
-@kopf.on.event("apps", "v1", "deployments", annotations={"convoy.dev/run": kopf.PRESENT})
+@kopf.on.event("apps", "v1", "deployments")
 async def deployment_event(type: str, body: kopf.Body, **_: Any) -> None:
-    DEPLOYMENTS.observe(dict(body), deleted=type == "DELETED")  # whichever handler of the event runs first
-    namespace, _sep, name = str(body["metadata"]["annotations"]["convoy.dev/run"]).partition("/")
-    if name:
-        SCHEDULER.trigger(("workflowruns", namespace, name))
+    """Every Deployment (GitOps triggers watch any); the run that marked one is woken only when the planner would
+    see it differently, not for each pod that becomes ready on the way."""
+    meta = body["metadata"]
+    changed = DEPLOYMENTS.observe(dict(body), deleted=type == "DELETED")  # first: the reconciles it wakes read it
+    triggers.deployment_changed(meta["namespace"], meta["name"])
+    namespace, _sep, name = str((meta.get("annotations") or {}).get(RUN, "")).partition("/")
+    if changed and name:
+        SCHEDULER.trigger(("workflowruns", namespace, name), urgent=True)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={"convoy.dev/run": kopf.PRESENT})
@@ -209,7 +214,8 @@ async def job_event(body: kopf.Body, **_: Any) -> None:
     label_value); the run's own name is in the Job's ownerReference."""
     meta = body["metadata"]
     owners = [r["name"] for r in meta.get("ownerReferences") or [] if r.get("kind") == "WorkflowRun"]
-    SCHEDULER.trigger(("workflowruns", meta["namespace"], owners[0] if owners else meta["labels"]["convoy.dev/run"]))
+    run = owners[0] if owners else meta["labels"]["convoy.dev/run"]
+    SCHEDULER.trigger(("workflowruns", meta["namespace"], run), urgent=True)
 
 
 # Rollbacks (handlers/rollbacks.py), and the revision history in each Workflow's status (handlers/history.py).

@@ -4,6 +4,14 @@ timer per object for the next moment its plan asked to be woken (a pause ending,
 Watch events and timers both land here, so nothing polls: an object is reconciled when something about it
 changed or when a time it is waiting for has come.
 
+Triggers come in two kinds. An urgent one (a watched workload of a run changed, a timer came due) starts its
+reconcile at once: it is a run going on to its next step. A normal one (an object's own event: a run created, a
+definition listed at startup) waits for one of `AT_ONCE` slots, in order. A burst of new objects (a thousand runs
+applied at once, ten thousand Workflows at startup) then queues behind a few reconciles, instead of sharing the
+event loop with all of them while the runs already going wait their turn in every round. A reconcile holds its
+slot for `SLOT_SECONDS` at most, so a slow receiver of a notification or a slow metrics query never holds
+the queue up.
+
 The scheduler can be held (`hold`/`release`): while any hold is on, triggers and timers only mark objects dirty and
 no reconcile starts (one in flight finishes its cycle). kopf's peering holds it on a replica that a higher-priority
 peer paused (handlers/peering.py), so a standby never acts on a timer of its own; released, it reconciles every
@@ -18,7 +26,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str, str]  # (plural, namespace, name)
@@ -26,7 +34,12 @@ Reconcile = Callable[[Key], Awaitable[datetime | None]]
 
 RECONCILE_SECONDS = Histogram("convoy_reconcile_seconds", "Time one reconcile of an object takes.", ["kind"])
 RECONCILE_ERRORS = Counter("convoy_reconcile_errors", "Reconciles that failed and were retried later.", ["kind"])
+WAITING = Gauge("convoy_reconciles_waiting", "Objects triggered and waiting for a slot to be reconciled.")
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+AT_ONCE = 16
+"""Reconciles started by normal triggers that may run at once."""
+SLOT_SECONDS = 1.0
+"""How long a reconcile holds its slot at most (then it goes on beside the others)."""
 
 
 def _own() -> contextvars.Context:
@@ -43,6 +56,8 @@ class Scheduler:
         self._timers: dict[Key, asyncio.TimerHandle] = {}
         self._failures: dict[Key, int] = {}
         self._holds: set[str] = set()
+        self._waiting: dict[Key, None] = {}  # normal triggers waiting for a slot, the oldest first
+        self._slots = 0  # slots held
 
     @property
     def held(self) -> bool:
@@ -56,21 +71,40 @@ class Scheduler:
         self._holds.discard(reason)
         if not self._holds:
             for key in list(self._dirty):
-                self._start(key)
+                self._start(key, urgent=False)
 
     def register(self, plural: str, reconcile: Reconcile) -> None:
         """Who reconciles objects of `plural`; each handler module registers its own kind."""
         self._reconcilers[plural] = reconcile
 
-    def trigger(self, key: Key) -> None:
-        """Reconcile `key` soon; triggers that arrive while it is being reconciled cause one more pass."""
+    def trigger(self, key: Key, *, urgent: bool = False) -> None:
+        """Reconcile `key` soon (`urgent`: now, without waiting for a slot); triggers that arrive while it is being
+        reconciled cause one more pass."""
         self._dirty.add(key)
         if not self._holds:
-            self._start(key)
+            self._start(key, urgent=urgent)
 
-    def _start(self, key: Key) -> None:
-        if key not in self._workers:
-            self._workers[key] = asyncio.get_running_loop().create_task(self._work(key), context=_own())
+    def _start(self, key: Key, *, urgent: bool) -> None:
+        if key in self._workers:
+            return
+        if urgent or self._slots < AT_ONCE:
+            self._waiting.pop(key, None)
+            self._launch(key, slot=not urgent)
+        else:
+            self._waiting[key] = None
+        WAITING.set(len(self._waiting))
+
+    def _launch(self, key: Key, *, slot: bool) -> None:
+        self._slots += slot
+        self._workers[key] = asyncio.get_running_loop().create_task(self._work(key, slot), context=_own())
+
+    def _free_slots(self) -> None:
+        while self._waiting and self._slots < AT_ONCE and not self._holds:
+            key = next(iter(self._waiting))
+            del self._waiting[key]
+            if key not in self._workers:
+                self._launch(key, slot=True)
+        WAITING.set(len(self._waiting))
 
     def wake_at(self, key: Key, moment: datetime) -> None:
         delay = max(0.0, (moment - datetime.now(UTC)).total_seconds()) + 0.05
@@ -87,15 +121,28 @@ class Scheduler:
 
     def _fire(self, key: Key) -> None:
         self._timers.pop(key, None)
-        self.trigger(key)
+        self.trigger(key, urgent=True)
 
-    async def _work(self, key: Key) -> None:
+    async def _work(self, key: Key, slot: bool) -> None:
+        held = [slot]
+
+        def give_back() -> None:
+            if held[0]:
+                held[0] = False
+                self._slots -= 1
+                self._free_slots()
+
+        if slot:
+            timeout = asyncio.get_running_loop().call_later(SLOT_SECONDS, give_back)
         try:
             while key in self._dirty and not self._holds:
                 self._dirty.discard(key)
                 await self._once(key)
         finally:
             self._workers.pop(key, None)
+            if slot:
+                timeout.cancel()
+                give_back()
 
     async def _once(self, key: Key) -> None:
         reconcile = self._reconcilers[key[0]]
@@ -120,6 +167,7 @@ class Scheduler:
             self.forget(key)
 
     async def stop(self) -> None:
+        self._waiting.clear()
         for timer in self._timers.values():
             timer.cancel()
         for task in list(self._workers.values()):

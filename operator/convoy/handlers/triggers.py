@@ -22,7 +22,7 @@ from convoy.api.validation import InvalidSpec, parse_spec
 from convoy.api.workflow import WorkflowSpec, WorkflowType
 from convoy.handlers import config
 from convoy.handlers.execute import lasting_refusal
-from convoy.handlers.runtime import DEPLOYMENTS, INDEX, SCHEDULER
+from convoy.handlers.runtime import INDEX, SCHEDULER
 from convoy.handlers.scheduler import Key
 from convoy.planner.actions import SetPaused
 from convoy.planner.cycle import object_name
@@ -57,12 +57,10 @@ async def workflow_event(type: str, body: kopf.Body, **_: Any) -> None:
         SCHEDULER.trigger(("triggers", *target))
 
 
-@kopf.on.event("apps", "v1", "deployments", id="triggers-deployments")
-async def deployment_event(type: str, body: kopf.Body, **_: Any) -> None:
-    DEPLOYMENTS.observe(dict(body), deleted=type == "DELETED")  # first: the reconciles it wakes read it
-    target = (body["metadata"]["namespace"], body["metadata"]["name"])
-    if WATCHED.get(target):
-        SCHEDULER.trigger(("triggers", *target))
+def deployment_changed(namespace: str, name: str) -> None:
+    """A watch event of a Deployment (any change: the template's is read when reconciled)."""
+    if WATCHED.get((namespace, name)):
+        SCHEDULER.trigger(("triggers", namespace, name))
 
 
 async def reconcile(key: Key) -> None:

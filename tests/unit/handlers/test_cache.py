@@ -115,3 +115,60 @@ def test_an_action_the_deployment_already_satisfies_needs_no_call(action: Action
     cache.observe(SEEN)
     cache.observe({**SEEN, "metadata": {**SEEN["metadata"], "name": "web-canary"}}, deleted=True)
     assert cache.satisfied(action) is satisfied
+
+
+def rolling(
+    ready: int, *, replicas: int = 5, image: str = "web:2", generation: int = 3, marks: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The Deployment half-way through a rollout to `image`: `ready` of `replicas` pods updated, ready, available."""
+    body = deployment(replicas, image, **(marks or {}))
+    body["metadata"]["generation"] = generation
+    body["status"] = {
+        "observedGeneration": 3,
+        "replicas": replicas,
+        "updatedReplicas": ready,
+        "readyReplicas": ready,
+        "availableReplicas": ready,
+    }
+    return body
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "wakes"),
+    [
+        pytest.param(None, rolling(2), True, id="first-seen"),
+        pytest.param(rolling(2), rolling(3), False, id="one-more-pod-ready-half-way"),
+        pytest.param(rolling(4), rolling(5), True, id="rolled-out"),
+        pytest.param(rolling(5), rolling(5), False, id="the-same-again"),
+        pytest.param(rolling(5), rolling(5, generation=4), True, id="a-new-spec-not-yet-seen-by-its-controller"),
+        pytest.param(rolling(2), rolling(2, image="web:3"), True, id="another-image"),
+        pytest.param(rolling(2), rolling(2, replicas=6), True, id="another-count"),
+        pytest.param(rolling(2), rolling(2, marks={"convoy.dev/applied": "run/k"}), True, id="marked-applied"),
+        pytest.param(rolling(2), rolling(2, marks={"convoy.dev/run": "shop/r2"}), True, id="taken-by-another-run"),
+    ],
+)
+def test_a_watch_event_wakes_the_run_only_when_the_planner_would_see_a_change(
+    before: dict[str, Any] | None, after: dict[str, Any], wakes: bool
+) -> None:
+    cache = DeploymentCache()
+    if before is not None:
+        cache.observe(before)
+    assert cache.observe(after) is wakes
+
+
+def test_a_deletion_always_wakes() -> None:
+    cache = DeploymentCache()
+    cache.observe(rolling(5))
+    assert cache.observe(rolling(5), deleted=True) is True
+
+
+def test_the_answer_to_the_operators_own_patch_does_not_hide_the_event_that_shows_it() -> None:
+    """The patch's answer is what the next action starts from, but only the watch event wakes the run: a step
+    that waits for the change must still be planned again when the watch shows it."""
+    cache = DeploymentCache()
+    cache.observe(rolling(5))
+    marked = rolling(5, marks={"convoy.dev/applied": "run/k"})
+    cache.remember(marked)
+    seen = cache.body("shop", "web")
+    assert seen is not None and seen["metadata"]["annotations"] == {"convoy.dev/applied": "run/k"}
+    assert cache.observe(marked) is True

@@ -116,6 +116,57 @@ async def test_forgetting_drops_the_timer() -> None:
     assert reconcile.calls == []
 
 
+def runs(count: int) -> list[Key]:
+    return [("workflowruns", "shop", f"r{i}") for i in range(count)]
+
+
+async def test_normal_triggers_beyond_the_slots_wait_and_start_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("convoy.handlers.scheduler.AT_ONCE", 2)
+    reconcile = Recorder(delay=0.05)
+    scheduler = Scheduler({"workflowruns": reconcile})
+    for key in runs(5):
+        scheduler.trigger(key)
+    await settle(0.01)
+    assert reconcile.calls == runs(2)
+    await settle(0.3)
+    assert (reconcile.calls, reconcile.most_at_once) == (runs(5), 2)
+    await scheduler.stop()
+
+
+@pytest.mark.parametrize("cause", ["trigger", "timer"])
+async def test_an_urgent_trigger_does_not_wait_for_a_slot(monkeypatch: pytest.MonkeyPatch, cause: str) -> None:
+    """A run whose workload just became ready (or whose pause just ended) goes on at once, even while a burst of
+    new runs fills every slot."""
+    monkeypatch.setattr("convoy.handlers.scheduler.AT_ONCE", 2)
+    reconcile = Recorder(delay=0.1)
+    scheduler = Scheduler({"workflowruns": reconcile})
+    for key in runs(4):
+        scheduler.trigger(key)
+    going = ("workflowruns", "shop", "going")
+    if cause == "trigger":
+        scheduler.trigger(going, urgent=True)
+    else:
+        scheduler.wake_at(going, datetime.now(UTC))
+    await settle(0.08)
+    assert reconcile.calls == [*runs(2), going]
+    await scheduler.stop()
+
+
+async def test_a_slow_reconcile_gives_its_slot_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reconcile waiting on a slow receiver holds the queue up for SLOT_SECONDS at most."""
+    monkeypatch.setattr("convoy.handlers.scheduler.AT_ONCE", 1)
+    monkeypatch.setattr("convoy.handlers.scheduler.SLOT_SECONDS", 0.05)
+    reconcile = Recorder(delay=0.5)
+    scheduler = Scheduler({"workflowruns": reconcile})
+    for key in runs(2):
+        scheduler.trigger(key)
+    await settle(0.02)
+    assert reconcile.calls == runs(1)
+    await settle(0.1)
+    assert (reconcile.calls, reconcile.running) == (runs(2), 2)
+    await scheduler.stop()
+
+
 @pytest.mark.parametrize(
     "cause",
     [
