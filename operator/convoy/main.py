@@ -107,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     cfg, args = parse(argv)
     config.current = cfg
     import convoy.handlers.operator  # noqa: F401  (registers the handlers with kopf)
+    from convoy.handlers import garbage
+
+    garbage.tune()
 
     kopf.configure(
         verbose=args.verbose,

@@ -1,0 +1,40 @@
+"""The garbage collector's tuning: a young generation large enough that short-lived objects die in it, what the
+process built before it runs frozen out of collections, and every pause timed."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from convoy.handlers import garbage
+
+
+@pytest.fixture
+def restored() -> Iterator[None]:
+    thresholds = gc.get_threshold()
+    yield
+    gc.set_threshold(*thresholds)
+    gc.unfreeze()
+    if garbage._timed in gc.callbacks:
+        gc.callbacks.remove(garbage._timed)
+
+
+def pauses(generation: int) -> float:
+    for metric in garbage.PAUSES.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_count") and sample.labels == {"generation": str(generation)}:
+                return sample.value
+    return 0.0
+
+
+def test_tuning_sets_the_thresholds_freezes_and_times_each_collection(restored: None) -> None:
+    garbage.tune()
+    garbage.tune()  # twice: still one callback
+    before = pauses(2)
+    assert gc.get_threshold() == garbage.THRESHOLDS
+    assert gc.get_freeze_count() > 0
+    assert gc.callbacks.count(garbage._timed) == 1
+    gc.collect()
+    assert pauses(2) == before + 1
