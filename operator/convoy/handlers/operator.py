@@ -23,6 +23,7 @@ from convoy.handlers import (
     certs,
     config,
     definitions,
+    garbage,
     history,
     metrics,
     peering,
@@ -94,6 +95,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         start_http_server(cfg.metrics_port, addr="0.0.0.0")
     for body in await _list_runs(cfg.namespaces):
         INDEX.observe(body)
+    asyncio.get_running_loop().call_later(garbage.SETTLED_AFTER, garbage.freeze)
     log.info("convoy operator started; %d workflow runs known", len(INDEX.entries))
 
 

@@ -36,7 +36,7 @@ RECONCILE_SECONDS = Histogram("convoy_reconcile_seconds", "Time one reconcile of
 RECONCILE_ERRORS = Counter("convoy_reconcile_errors", "Reconciles that failed and were retried later.", ["kind"])
 WAITING = Gauge("convoy_reconciles_waiting", "Objects triggered and waiting for a slot to be reconciled.")
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
-AT_ONCE = 16
+AT_ONCE = 64
 """Reconciles started by normal triggers that may run at once."""
 SLOT_SECONDS = 1.0
 """How long a reconcile holds its slot at most (then it goes on beside the others)."""
