@@ -120,12 +120,18 @@ def runs(count: int) -> list[Key]:
     return [("workflowruns", "shop", f"r{i}") for i in range(count)]
 
 
-async def test_normal_triggers_beyond_the_slots_wait_and_start_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("convoy.handlers.scheduler.AT_ONCE", 2)
-    reconcile = Recorder(delay=0.05)
+def filled(monkeypatch: pytest.MonkeyPatch, slots: int, delay: float, count: int) -> tuple[Recorder, Scheduler]:
+    """A scheduler of `slots` slots, with `count` normal triggers of runs whose reconciles take `delay` seconds."""
+    monkeypatch.setattr("convoy.handlers.scheduler.AT_ONCE", slots)
+    reconcile = Recorder(delay=delay)
     scheduler = Scheduler({"workflowruns": reconcile})
-    for key in runs(5):
+    for key in runs(count):
         scheduler.trigger(key)
+    return reconcile, scheduler
+
+
+async def test_normal_triggers_beyond_the_slots_wait_and_start_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    reconcile, scheduler = filled(monkeypatch, 2, 0.05, 5)
     await settle(0.01)
     assert reconcile.calls == runs(2)
     await settle(0.3)
@@ -137,11 +143,7 @@ async def test_normal_triggers_beyond_the_slots_wait_and_start_in_order(monkeypa
 async def test_an_urgent_trigger_does_not_wait_for_a_slot(monkeypatch: pytest.MonkeyPatch, cause: str) -> None:
     """A run whose workload just became ready (or whose pause just ended) goes on at once, even while a burst of
     new runs fills every slot."""
-    monkeypatch.setattr("convoy.handlers.scheduler.AT_ONCE", 2)
-    reconcile = Recorder(delay=0.1)
-    scheduler = Scheduler({"workflowruns": reconcile})
-    for key in runs(4):
-        scheduler.trigger(key)
+    reconcile, scheduler = filled(monkeypatch, 2, 0.1, 4)
     going = ("workflowruns", "shop", "going")
     if cause == "trigger":
         scheduler.trigger(going, urgent=True)
@@ -154,12 +156,8 @@ async def test_an_urgent_trigger_does_not_wait_for_a_slot(monkeypatch: pytest.Mo
 
 async def test_a_slow_reconcile_gives_its_slot_back(monkeypatch: pytest.MonkeyPatch) -> None:
     """A reconcile waiting on a slow receiver holds the queue up for SLOT_SECONDS at most."""
-    monkeypatch.setattr("convoy.handlers.scheduler.AT_ONCE", 1)
     monkeypatch.setattr("convoy.handlers.scheduler.SLOT_SECONDS", 0.05)
-    reconcile = Recorder(delay=0.5)
-    scheduler = Scheduler({"workflowruns": reconcile})
-    for key in runs(2):
-        scheduler.trigger(key)
+    reconcile, scheduler = filled(monkeypatch, 1, 0.5, 2)
     await settle(0.02)
     assert reconcile.calls == runs(1)
     await settle(0.1)
