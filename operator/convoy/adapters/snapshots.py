@@ -7,7 +7,8 @@ is owned by the run (its ownerReference carries the run's uid; a snapshot in ano
 have none) and carries a seal over the run's uid, its name and a digest of its data, which only the operator can
 make. An untrusted snapshot is never restored from, and a ConfigMap that already holds a snapshot's name when the
 run first saves one stops the run from changing anything it could not put back: either way the step fails with
-`Conflict`, whose failure strategies apply (retrying would read the same object again).
+`Conflict`, whose failure strategies apply (retrying would read the same object again). A snapshot deleted while
+the Deployment still runs the change it saved fails the rollback with `NotFound`: the change cannot be put back.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from convoy.adapters.resources import Conflict
 
 SEAL = "convoy.dev/seal"
 """Annotation on a snapshot: seals.seal("snapshot", run uid, snapshot name, digest of its data)."""
+
+
+class Lost(Exception):
+    """The snapshot of a change that is still in place is gone, so the change cannot be put back."""
 
 
 def digest(data: dict[str, str]) -> str:

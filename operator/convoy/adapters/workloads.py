@@ -161,9 +161,7 @@ async def restore_snapshot(owner: Owner, action: RestoreSnapshot) -> None:
     saved = await snapshots.data_of(owner, action.namespace, action.snapshot)
     if saved is None:
         if action.deployment is not None:
-            # A step saves its snapshot before it changes the template (set_image), so without one the step
-            # changed nothing: the Deployment is as it was, and is marked restored for the planner to go on.
-            await patch_deployment(action.namespace, action.deployment, _marks(owner, action.key))
+            await _mark_unchanged(owner, action, action.deployment)
         return
     if "objects" in saved:
         await restore_manifests(owner, action, saved)
@@ -188,6 +186,23 @@ async def restore_snapshot(owner: Owner, action: RestoreSnapshot) -> None:
         },
     ]
     await patch_deployment(action.namespace, action.deployment, ops, "json")
+
+
+async def _mark_unchanged(owner: Owner, action: RestoreSnapshot, name: str) -> None:
+    """No snapshot: a step saves one before it changes the template (set_image, hand_over), so either the step
+    changed nothing, and the Deployment is marked restored for the planner to go on, or someone deleted the
+    snapshot, and the Deployment still carries the step's mark: then Lost, since nothing can put its template back."""
+    deployment = await read_deployment(action.namespace, name)
+    if deployment is None:
+        return
+    if (deployment["metadata"].get("annotations") or {}).get(APPLIED) == action.undoes:
+        raise snapshots.Lost(
+            f"snapshot ConfigMap {action.namespace}/{action.snapshot} was deleted while Deployment "
+            f"{action.namespace}/{name} still runs this phase's change ({APPLIED}: {action.undoes}): its previous "
+            "pod template is lost and nothing was restored; put it back by hand (kubectl rollout undo keeps the "
+            "Deployment's own history)"
+        )
+    await patch_deployment(action.namespace, name, _marks(owner, action.key))
 
 
 async def set_paused(owner: Owner, action: SetPaused) -> None:

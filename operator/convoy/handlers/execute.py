@@ -24,6 +24,7 @@ from convoy.adapters import (
     resources,
     seals,
     services,
+    snapshots,
     workloads,
 )
 from convoy.adapters.kube import ApiError, Tenant, acting, acting_as
@@ -98,6 +99,9 @@ async def perform_or_refuse(
         # Someone else's ConfigMap holds the snapshot's name: reading it again will not make it the run's.
         log.warning("%s %s/%s: %s", owner.kind, owner.namespace, owner.name, untrusted)
         return Refusal(ErrorKind.CONFLICT, str(untrusted))
+    except snapshots.Lost as lost:
+        log.warning("%s %s/%s: %s", owner.kind, owner.namespace, owner.name, lost)
+        return Refusal(ErrorKind.NOT_FOUND, str(lost))
     return None
 
 

@@ -38,12 +38,15 @@ class ApplyManifests:
 
 @dataclass(frozen=True)
 class RestoreSnapshot:
-    """Put back what snapshot `snapshot` saved (pod template, or applied objects); marks `applied` = key."""
+    """Put back what snapshot `snapshot` saved (pod template, or applied objects); marks `applied` = key. `undoes`
+    is the `applied` mark of the change put back: a Deployment that still carries it, with the snapshot gone, holds
+    a change that nothing can put back."""
 
     namespace: str
     deployment: str | None
     snapshot: str
     key: str
+    undoes: str
 
 
 @dataclass(frozen=True)

@@ -583,7 +583,7 @@ def _turn_around(
         pos.record.state, pos.record.awaiting = StepState.RUNNING, Awaiting.ROLLOUT
         pos.record.message = f"rolling back: waiting for {pods.canary} canary pods with the new version"
         return
-    c.act(RestoreSnapshot(namespace, deployment, snapshot_name(c, pos), key))
+    c.act(RestoreSnapshot(namespace, deployment, snapshot_name(c, pos), key, applied_key(c, pos, "deploy")))
     if stable.paused:
         c.act(SetPaused(namespace, deployment, False))  # a handover stopped half-way left it so
     _bound(c, namespace, deployment, pods.total, pods.stable)

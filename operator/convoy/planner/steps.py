@@ -194,7 +194,7 @@ def rollback(c: Cycle, pos: Position) -> None:
             found = "not found" if workload is None else "not changed by this run"
             succeed(c, pos.record, f"nothing to restore: Deployment {namespace}/{deployment} {found}")
             return
-    c.act(RestoreSnapshot(namespace, deployment, snapshot_name(c, pos), key))
+    c.act(RestoreSnapshot(namespace, deployment, snapshot_name(c, pos), key, applied_key(c, pos, "deploy")))
     if wf.type is WorkflowType.BASIC:
         assert wf.target is not None and wf.target.manifests is not None
         if not confirmed(c, pos, "restoring the workflow's objects"):

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from convoy.adapters import kube, workloads
+from convoy.adapters import kube
 from convoy.adapters.owner import Owner
 from convoy.api.steps import ErrorKind
-from convoy.handlers.execute import refusal_of
+from convoy.handlers.execute import perform_or_refuse, refusal_of
 from convoy.planner.actions import RestoreSnapshot
 
 from .fake_api import FakeApiServer, fake_api, status
@@ -116,15 +116,48 @@ async def test_the_operators_own_refusal_names_convoy(fake_api: FakeApiServer) -
     assert found is not None and found.message.startswith("Convoy may not patch deployments")
 
 
-async def test_a_restore_without_a_snapshot_marks_the_untouched_deployment(fake_api: FakeApiServer) -> None:
+RESTORE = RestoreSnapshot("shop", "web", "web-2-promote-snapshot", "web-2/promote/rollback", "web-2/promote/deploy")
+RESTORER = Owner("WorkflowRun", "web-2", "shop", "uid-1")
+
+
+def deployment(applied: str | None) -> dict[str, Any]:
+    return {"metadata": {"name": "web", "annotations": {} if applied is None else {"convoy.dev/applied": applied}}}
+
+
+@pytest.mark.parametrize(
+    "applied",
+    [
+        pytest.param(None, id="never-marked"),
+        pytest.param("web-1/promote/deploy", id="marked-by-an-earlier-run"),
+        pytest.param("web-2/canary/deploy", id="marked-by-another-phase"),
+    ],
+)
+async def test_a_restore_without_a_snapshot_marks_the_untouched_deployment(
+    fake_api: FakeApiServer, applied: str | None
+) -> None:
     # given a step whose set-image failed before it saved its snapshot (so before it changed anything)
-    owner = Owner("WorkflowRun", "web-2", "shop", "uid-1")
-    fake_api.on("PATCH", URL, (200, {"metadata": {"name": "web"}}))
+    fake_api.on("GET", URL, (200, deployment(applied)))
+    fake_api.on("PATCH", URL, (200, deployment("web-2/promote/rollback")))
     # when its rollback restores the snapshot
-    await workloads.restore_snapshot(owner, RestoreSnapshot("shop", "web", "web-2-promote-snapshot", "web-2/rb"))
+    refused = await perform_or_refuse(RESTORER, TENANT, RESTORE, {})
     # then the template is left alone and the Deployment is marked restored, so the rollback goes on
-    get, patch = fake_api.sent
-    assert get.path == "/api/v1/namespaces/shop/configmaps/web-2-promote-snapshot"
+    assert refused is None
+    read_snapshot, read_deployment, patch = fake_api.sent
+    assert read_snapshot.path == "/api/v1/namespaces/shop/configmaps/web-2-promote-snapshot"
+    assert (read_deployment.method, read_deployment.path) == ("GET", URL)
     assert patch.body == {
-        "metadata": {"annotations": {"convoy.dev/applied": "web-2/rb", "convoy.dev/run": "shop/web-2"}}
+        "metadata": {"annotations": {"convoy.dev/applied": "web-2/promote/rollback", "convoy.dev/run": "shop/web-2"}}
     }
+
+
+async def test_a_deleted_snapshot_of_a_change_in_place_fails_the_rollback(fake_api: FakeApiServer) -> None:
+    # given a Deployment that still runs the phase's change, whose snapshot someone deleted
+    fake_api.on("GET", URL, (200, deployment("web-2/promote/deploy")))
+    # when the phase's rollback restores the snapshot
+    refused = await perform_or_refuse(RESTORER, TENANT, RESTORE, {})
+    # then the step fails with NotFound, saying what is lost, and the Deployment is not marked restored
+    assert refused is not None and refused.error is ErrorKind.NOT_FOUND
+    assert refused.message.startswith(
+        "snapshot ConfigMap shop/web-2-promote-snapshot was deleted while Deployment shop/web still runs"
+    )
+    assert [sent.method for sent in fake_api.sent] == ["GET", "GET"]

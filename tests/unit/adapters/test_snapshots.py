@@ -196,7 +196,7 @@ async def test_a_forged_snapshot_fails_the_rollback_step_with_conflict(
         raise AssertionError("the Deployment must not be touched")
 
     monkeypatch.setattr(workloads, "read_deployment", no_deployment_access)
-    action = RestoreSnapshot("shop", "web", NAME, "web-1/rollout/rollback")
+    action = RestoreSnapshot("shop", "web", NAME, "web-1/rollout/rollback", "web-1/rollout/deploy")
 
     refusal = await perform_or_refuse(RUN, Tenant("shop", "convoy-runner"), action, {})
 

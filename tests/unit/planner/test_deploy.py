@@ -138,7 +138,7 @@ def test_rolling_rollback_restores_the_snapshot_and_ends_rolled_back() -> None:
     assert sim.cluster.deployment().image == OLD_IMAGE
     assert sim.cluster.changes == [
         SetImage("shop", "web", None, NEW_IMAGE, "web-1-rollout-snapshot", "web-1/rollout/deploy"),
-        RestoreSnapshot("shop", "web", "web-1-rollout-snapshot", "web-1/rollout/rollback"),
+        RestoreSnapshot("shop", "web", "web-1-rollout-snapshot", "web-1/rollout/rollback", "web-1/rollout/deploy"),
     ]
     assert sim.cluster.deployment().applied == "web-1/rollout/rollback"
     assert sim.rollback_record("rollout").message == "rolled out web"

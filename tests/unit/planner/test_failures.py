@@ -10,6 +10,7 @@ import pytest
 from convoy.api.steps import ErrorKind
 from convoy.api.workflowrun import Awaiting, RunPhase, RunResult, StepState
 from convoy.planner.actions import RestoreSnapshot
+from convoy.planner.observed import Refusal
 from convoy.planner.timeutil import stamp
 
 from .builders import (
@@ -183,7 +184,7 @@ def test_rollback_steps_show_the_run_rolling_back() -> None:
     assert sim.status.phase is RunPhase.ROLLING_BACK
     assert (sim.status.current_phase, sim.status.current_step) == ("rollout", "rollback")
     assert actions_of(rolling_back, RestoreSnapshot) == [
-        RestoreSnapshot("shop", "web", "web-1-rollout-snapshot", "web-1/rollout/rollback")
+        RestoreSnapshot("shop", "web", "web-1-rollout-snapshot", "web-1/rollout/rollback", "web-1/rollout/deploy")
     ]
     assert reasons(rolling_back)[:2] == ["StepFailed", "RollingBack"]
 
@@ -213,6 +214,19 @@ def test_a_failed_rollback_step_ends_the_run_failed(
     assert (record.state, record.error) == (StepState.FAILED, error)
     assert sim.status.result is RunResult.FAILED
     assert sim.status.phase is RunPhase.FAILED
+
+
+def test_a_rollback_whose_snapshot_is_lost_ends_the_run_failed_with_the_reason() -> None:
+    # as handlers/execute.py refuses a restore whose snapshot was deleted under a Deployment still changed
+    lost = Refusal(ErrorKind.NOT_FOUND, "snapshot ConfigMap shop/web-1-rollout-snapshot was deleted while ...")
+    sim = failing_job()
+    sim.cluster.refusals[RestoreSnapshot] = lost
+
+    sim.run(wait_out=True)
+
+    record = sim.status.rollback[0].steps[0]
+    assert (record.state, record.error, record.message) == (StepState.FAILED, ErrorKind.NOT_FOUND, lost.message)
+    assert sim.status.result is RunResult.FAILED
     assert sim.status.message == "rollback failed: see status.rollback"
     assert sim.status.failure is not None and sim.status.failure.step == "migrate", "the first failure is kept"
     assert "RollbackStepFailed" in sim.event_reasons()
