@@ -47,6 +47,28 @@ def test_an_edited_snapshot_is_never_restored(convoy: Operator, runs: Runs, web:
     assert runs.image("web") == "registry.example/web:2.0"
 
 
+def test_a_deleted_snapshot_fails_the_rollback_instead_of_faking_it(convoy: Operator, runs: Runs, web: str) -> None:
+    # given a run that deployed 2.0, saved 1.0 in its snapshot, and pauses before a check that fails into a rollback
+    pause = {"name": "hold", "pause": {"duration": "8s"}}
+    runs.apply(workflow("web", rolling(pause, failing_job(failureStrategies=on_error("Rollback")))))
+    runs.apply(run("web-lost", "web", {"version": "2.0"}))
+    runs.wait_phase("web-lost", "Paused", "Running", *FINAL, timeout=60)
+    snapshot = "web-lost-rollout-snapshot"
+    wait_for(lambda: _configmap(runs, snapshot), 30, 0.3, f"snapshot {snapshot} was not saved")
+    # when someone deletes the snapshot while 2.0 runs
+    runs.core.delete_namespaced_config_map(snapshot, runs.namespace)
+    status = runs.wait_phase("web-lost", *FINAL, timeout=90)
+    # then the rollback fails with NotFound and says what is lost, rather than reporting 1.0 restored
+    assert status["phase"] == "Failed", status
+    rollback = status["rollback"][0]["steps"][0]
+    assert rollback["error"] == "NotFound"
+    assert rollback["message"].startswith(
+        f"snapshot ConfigMap {runs.namespace}/{snapshot} was deleted while Deployment {runs.namespace}/web still "
+        "runs this phase's change"
+    ), rollback
+    assert runs.image("web") == "registry.example/web:2.0"
+
+
 def test_a_configmap_squatting_the_snapshot_name_stops_the_deploy(convoy: Operator, runs: Runs, web: str) -> None:
     # given a ConfigMap someone created under the name the run's snapshot will have, holding another image
     snapshot = "web-squat-rollout-snapshot"
