@@ -249,12 +249,13 @@ class Bench:
                 last, since = now, time.monotonic()
 
     def established(self, crd: str) -> bool:
-        # `kubectl wait` fails outright on a CRD whose status the API server has not written yet
+        # `kubectl wait` fails outright on a CRD whose status the API server has not written yet (or written with
+        # conditions still null, as a fresh cluster may)
         status = (
             self.kube.request("GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd}").get("status")
             or {}
         )
-        return any(c["type"] == "Established" and c["status"] == "True" for c in status.get("conditions", []))
+        return any(c["type"] == "Established" and c["status"] == "True" for c in status.get("conditions") or [])
 
     # each trial: fresh namespace, fresh controller process; the window measured is trigger -> all done
 
