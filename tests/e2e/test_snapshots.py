@@ -23,14 +23,20 @@ def configmap(name: str, data: dict[str, str]) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
 
 
-def test_an_edited_snapshot_is_never_restored(convoy: Operator, runs: Runs, web: str) -> None:
-    # given a run that deployed 2.0, saved 1.0 in its snapshot, and pauses before a check that fails into a rollback
+def deployed_before_a_failing_check(runs: Runs, name: str) -> tuple[str, Any]:
+    """Run `name` deploys 2.0 and pauses 8 s before a check that fails into a rollback; its snapshot's name and
+    ConfigMap, once saved."""
     pause = {"name": "hold", "pause": {"duration": "8s"}}
     runs.apply(workflow("web", rolling(pause, failing_job(failureStrategies=on_error("Rollback")))))
-    runs.apply(run("web-forged", "web", {"version": "2.0"}))
-    runs.wait_phase("web-forged", "Paused", "Running", *FINAL, timeout=60)
-    snapshot = "web-forged-rollout-snapshot"
-    saved = wait_for(lambda: _configmap(runs, snapshot), 30, 0.3, f"snapshot {snapshot} was not saved")
+    runs.apply(run(name, "web", {"version": "2.0"}))
+    runs.wait_phase(name, "Paused", "Running", *FINAL, timeout=60)
+    snapshot = f"{name}-rollout-snapshot"
+    return snapshot, wait_for(lambda: _configmap(runs, snapshot), 30, 0.3, f"snapshot {snapshot} was not saved")
+
+
+def test_an_edited_snapshot_is_never_restored(convoy: Operator, runs: Runs, web: str) -> None:
+    # given a run that deployed 2.0, saved 1.0 in its snapshot, and pauses before a check that fails into a rollback
+    snapshot, saved = deployed_before_a_failing_check(runs, "web-forged")
     # when someone with write access to ConfigMaps puts another image in the snapshot
     template = saved.data["template"].replace("registry.example/web:1.0", EVIL)
     assert template != saved.data["template"]
@@ -49,12 +55,7 @@ def test_an_edited_snapshot_is_never_restored(convoy: Operator, runs: Runs, web:
 
 def test_a_deleted_snapshot_fails_the_rollback_instead_of_faking_it(convoy: Operator, runs: Runs, web: str) -> None:
     # given a run that deployed 2.0, saved 1.0 in its snapshot, and pauses before a check that fails into a rollback
-    pause = {"name": "hold", "pause": {"duration": "8s"}}
-    runs.apply(workflow("web", rolling(pause, failing_job(failureStrategies=on_error("Rollback")))))
-    runs.apply(run("web-lost", "web", {"version": "2.0"}))
-    runs.wait_phase("web-lost", "Paused", "Running", *FINAL, timeout=60)
-    snapshot = "web-lost-rollout-snapshot"
-    wait_for(lambda: _configmap(runs, snapshot), 30, 0.3, f"snapshot {snapshot} was not saved")
+    snapshot, _ = deployed_before_a_failing_check(runs, "web-lost")
     # when someone deletes the snapshot while 2.0 runs
     runs.core.delete_namespaced_config_map(snapshot, runs.namespace)
     status = runs.wait_phase("web-lost", *FINAL, timeout=90)
