@@ -4,6 +4,7 @@ process built before it runs frozen out of collections, and every pause timed.""
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -38,3 +39,23 @@ def test_tuning_sets_the_thresholds_freezes_and_times_each_collection(restored: 
     assert gc.callbacks.count(garbage._timed) == 1
     gc.collect()
     assert pauses(2) == before + 1
+
+
+class Node:
+    def __init__(self) -> None:
+        self.other: Node | None = None
+
+
+def test_freezing_collects_the_dead_cycles_first(restored: None) -> None:
+    gc.disable()  # no collection but the one under test
+    try:
+        first, second = Node(), Node()
+        first.other, second.other = second, first
+        dead = weakref.ref(first)
+        del first, second
+        assert dead() is not None  # a cycle: only the collector frees it
+        garbage.freeze()
+        assert dead() is None
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.enable()
